@@ -137,7 +137,7 @@ def _describe_connection_error(exc: Exception) -> str:
     for marker in ("certificate verify failed", "CERTIFICATE_VERIFY_FAILED", "wrong version number",
                    "Connection refused", "Name or service not known", "timed out", "No route to host"):
         if marker in text:
-            detail = text[text.find(marker):].split(")")[0].rstrip("'\"")
+            detail = text[text.find(marker):].split(")", maxsplit=1)[0].rstrip("'\"")
             if "certificate" in marker.lower():
                 return f"TLS verification failed ({detail}); check 'ca_cert' or the kubeconfig's certificate-authority"
             if marker == "wrong version number":

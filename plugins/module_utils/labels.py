@@ -30,7 +30,7 @@ def key_error(key: str) -> str | None:
     """Why ``key`` is not a valid label or taint key (qualified name), or None."""
     if not isinstance(key, str) or not key:
         return "must be a non-empty string"
-    prefix, _, name = key.rpartition("/")
+    prefix, name = key.rpartition("/")[::2]
     if "/" in prefix:
         return "may contain at most one '/'"
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):

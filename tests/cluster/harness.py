@@ -116,7 +116,7 @@ def free_ports(count: int) -> list[int]:
     """Ports the kernel hands out now; held together so they are distinct."""
     socks = []
     try:
-        for _ in range(count):
+        for unused in range(count):
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
             socks.append(s)
@@ -129,7 +129,7 @@ def free_ports(count: int) -> list[int]:
 # --- certificates ----------------------------------------------------------------------------
 
 def openssl(*args: str, cwd: Path) -> None:
-    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if result.returncode:
         raise HarnessError(f"openssl {' '.join(args[:2])} failed: {result.stderr.strip()}")
 
@@ -186,7 +186,8 @@ class Api:
         req = urllib.request.Request(self.server + path, data=data, method=method,
                                      headers={"Content-Type": content_type, "Accept": "application/json"})
         with urllib.request.urlopen(req, context=self.context, timeout=30) as resp:
-            return json.loads(resp.read() or b"{}")
+            payload = resp.read()
+        return json.loads(payload) if payload.startswith(b"{") else payload.decode()
 
     def get(self, path: str):
         return self.request("GET", path)
@@ -340,8 +341,7 @@ def start_control_plane(cluster_dir: Path, state: dict, bins: dict, etcd_client:
 
     def apiserver_ready() -> bool:
         try:
-            api.request("GET", "/readyz")
-            return True
+            return api.request("GET", "/readyz") == "ok"
         except urllib.error.HTTPError:
             return False
     wait_for("kube-apiserver /readyz", apiserver_ready, timeout=180)

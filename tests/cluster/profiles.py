@@ -98,7 +98,7 @@ def iks_host_endpoints(workers: list[dict]) -> list[dict]:
                                     ("worker_public", "eth1", labels["ibm-cloud.kubernetes.io/external-ip"])):
             endpoints.append({
                 "apiVersion": CALICO, "kind": "HostEndpoint",
-                "metadata": {"name": f"{name}-{role}", "labels": {
+                "metadata": {"name": f"{name}-{role.replace('_', '-')}", "labels": {
                     "ibm.role": role, "ibm.zone": labels["ibm-cloud.kubernetes.io/zone"]}},
                 "spec": {"node": name, "interfaceName": interface, "expectedIPs": [ip]},
             })
