@@ -173,10 +173,7 @@ class Kube:
             else:
                 self.reads += 1
             try:
-                response = self.api_client.call_api(
-                    path, method, query_params=query_params, header_params=headers, body=body,
-                    auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
-                data = response.data
+                data = self._send(method, path, query_params, headers, body)
                 return json.loads(data) if data else {}
             except ApiException as exc:
                 status, reason, message = self._api_error(exc)
@@ -189,6 +186,23 @@ class Kube:
                 raise KubeError(f"cannot reach the Kubernetes API server at {self.host}: "
                                 f"{_describe_connection_error(exc)}") from None
         raise AssertionError("unreachable")
+
+    def _send(self, method: str, path: str, query_params: list, headers: dict, body) -> bytes:
+        """One HTTP exchange through the official client, whichever generation of it is installed."""
+        api = self.api_client
+        if hasattr(api, "param_serialize"):  # kubernetes >= 35 (openapi-generator 7)
+            method, url, headers, body, post = api.param_serialize(
+                method=method, resource_path=path, query_params=query_params, header_params=headers,
+                body=body, auth_settings=["BearerToken"])
+            response = api.call_api(method, url, header_params=headers, body=body, post_params=post)
+            response.read()
+            if not 200 <= response.status <= 299:
+                raise ApiException(http_resp=response)
+            return response.data
+        response = api.call_api(path, method, query_params=query_params, header_params=headers, body=body,
+                                auth_settings=["BearerToken"], _preload_content=False,
+                                _return_http_data_only=True)
+        return response.data
 
     @staticmethod
     def _api_error(exc) -> tuple[int, str, str]:

@@ -1,0 +1,121 @@
+"""Fixtures for integration tests: real local clusters from tests/cluster, and the audit log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+UP = REPO / "tests" / "cluster" / "up"
+DOWN = REPO / "tests" / "cluster" / "down"
+
+
+@dataclass
+class Cluster:
+    name: str
+    env: dict
+
+    @property
+    def kubeconfig(self) -> str:
+        return self.env["KUBECONFIG"]
+
+    @property
+    def server(self) -> str:
+        return self.env["CLUSTER_SERVER"]
+
+    def audit_events(self, user_agent_prefix: str, since: int = 0) -> list[dict]:
+        """Audit events (ResponseComplete stage) whose user agent starts with the prefix."""
+        events = []
+        with open(self.env["AUDIT_LOG"], encoding="utf-8") as handle:
+            for line in handle.readlines()[since:]:
+                event = json.loads(line)
+                if event.get("stage") == "ResponseComplete" and event.get("userAgent", "").startswith(user_agent_prefix):
+                    events.append(event)
+        return events
+
+    def audit_mark(self) -> int:
+        with open(self.env["AUDIT_LOG"], encoding="utf-8") as handle:
+            return sum(1 for _ in handle)
+
+    def writes_since(self, mark: int, user_agent_prefix: str = "secure_cluster/") -> list[dict]:
+        return [e for e in self.audit_events(user_agent_prefix, mark)
+                if e["verb"] in ("create", "update", "patch", "delete", "deletecollection")]
+
+    def client(self):
+        from kubernetes import client, config
+        return config.new_client_from_config(config_file=self.kubeconfig)
+
+
+def read_env(path: str) -> dict:
+    """The exports of a .clusters/NAME/env file."""
+    out = subprocess.run(["bash", "-c", f"set -a; source '{path}'; env -0"], capture_output=True, check=True)
+    return dict(item.split("=", 1) for item in out.stdout.decode().split("\0") if "=" in item)
+
+
+def cluster_up(name: str, *args: str) -> Cluster:
+    result = subprocess.run([str(UP), name, *args], capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise RuntimeError(f"tests/cluster/up {name} failed:\n{result.stderr[-3000:]}")
+    env_path = result.stdout.strip().splitlines()[-1]
+    return Cluster(name, read_env(env_path))
+
+
+def cluster_down(name: str) -> None:
+    subprocess.run([str(DOWN), name], capture_output=True, check=True)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def iks_cluster():
+    """A 6-node IKS-profile cluster (2 per zone) shared by the session; tests leave it as they found it."""
+    name = unique("it-iks")
+    cluster = cluster_up(name, "--nodes", "6", "--profile", "iks")
+    yield cluster
+    cluster_down(name)
+
+
+def run_module(cluster: Cluster | None, name: str, args: dict, check_mode: bool = False,
+               diff: bool = False) -> dict:
+    """Run one of the collection's modules as Ansible does (a separate Python process reading its
+    arguments from a file) and return its JSON result."""
+    params = dict(args)
+    if cluster is not None:
+        params.setdefault("kubeconfig", cluster.kubeconfig)
+    params.update({"_ansible_check_mode": check_mode, "_ansible_diff": diff})
+    args_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"module-args-{uuid.uuid4().hex}.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_")}
+        env["PYTHONPATH"] = str(REPO / ".build")
+        result = subprocess.run(
+            [sys.executable, "-m", f"ansible_collections.containers_workload.secure_cluster.plugins.modules.{name}",
+             str(args_file)], capture_output=True, text=True, env=env, check=False, timeout=300)
+    finally:
+        args_file.unlink()
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        raise AssertionError(f"module {name} printed no JSON (rc={result.returncode}):\n"
+                             f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}") from None
+
+
+def run_playbook(cluster: Cluster, playbook: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ansible-playbook against a cluster and return the completed process."""
+    env = {**os.environ, **cluster.env}
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build"))
+    result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), playbook, *args],
+                            capture_output=True, text=True, env=env, check=False, cwd=REPO, timeout=900)
+    if check and result.returncode:
+        raise AssertionError(f"ansible-playbook {playbook} failed ({result.returncode}):\n"
+                             f"{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
+    return result
