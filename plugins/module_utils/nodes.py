@@ -134,8 +134,9 @@ def without_edge(view: dict, labels: dict, taints: list[dict]) -> dict:
     for key, value in labels.items():
         if after["labels"].get(key) == str(value):
             del after["labels"][key]
-    wanted = {(t["key"], t["effect"]) for t in taints}
-    after["taints"] = [t for t in after["taints"] if (t["key"], t["effect"]) not in wanted]
+    # Only the edge taints themselves go: a dedicated=gpu:NoSchedule taint is someone else's.
+    wanted = {(t["key"], t["value"], t["effect"]) for t in taints}
+    after["taints"] = [t for t in after["taints"] if (t["key"], t["value"], t["effect"]) not in wanted]
     return after
 
 

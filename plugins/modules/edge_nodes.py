@@ -65,7 +65,7 @@ options:
   state:
     description:
       - V(present) adds the labels and taints to the chosen nodes.
-      - V(absent) removes them (labels only where the value matches, taints by key and effect).
+      - V(absent) removes them where key, value (and effect) match; other values are someone else's and stay.
         Without O(nodes) and O(selector), it removes them from every node.
     type: str
     choices: [present, absent]

@@ -1,0 +1,134 @@
+"""Edge-node planning: the smallest correct change, and refusal of unsafe or malformed requests."""
+
+import pytest
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import nodes
+
+EDGE_TAINTS = [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"},
+               {"key": "dedicated", "value": "edge", "effect": "NoExecute"}]
+
+
+def params(**overrides):
+    base = {"nodes": [], "selector": None, "labels": {"dedicated": "edge"}, "taints": EDGE_TAINTS,
+            "state": "present", "exclusive": False, "min_edge_nodes": 2, "min_schedulable_workers": 1,
+            "force": False}
+    base.update(overrides)
+    return base
+
+
+def node(name, labels=None, taints=None, unschedulable=False):
+    return {"metadata": {"name": name, "labels": labels or {}, "resourceVersion": "7"},
+            "spec": {"taints": taints or [], "unschedulable": unschedulable}}
+
+
+def make_plan(cluster, **overrides):
+    p = params(**overrides)
+    return nodes.plan(cluster, p, nodes.validate(p))
+
+
+def test_chosen_nodes_get_the_label_and_both_taints():
+    plan = make_plan([node("a"), node("b"), node("c")], nodes=["a", "b"])
+    assert [c.name for c in plan.to_patch] == ["a", "b"]
+    assert plan.edge_nodes == ["a", "b"]
+    after = plan.to_patch[0].after
+    assert after["labels"] == {"dedicated": "edge"}
+    assert [(t["key"], t["value"], t["effect"]) for t in after["taints"]] == [
+        ("dedicated", "edge", "NoSchedule"), ("dedicated", "edge", "NoExecute")]
+
+
+def test_nodes_already_edge_need_no_patch():
+    edge = {"labels": {"dedicated": "edge"}, "taints": [dict(t, timeAdded="2026-01-01T00:00:00Z")
+                                                        for t in EDGE_TAINTS]}
+    cluster = [node("a", **edge), node("b", **edge), node("c")]
+    assert make_plan(cluster, nodes=["a", "b"]).to_patch == []
+
+
+def test_taint_with_same_key_and_effect_updates_value_in_place():
+    cluster = [node("a", taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]),
+               node("b"), node("c")]
+    change = make_plan(cluster, nodes=["a", "b"]).to_patch[0]
+    assert [t for t in change.after["taints"] if t["effect"] == "NoSchedule"] == [
+        {"key": "dedicated", "value": "edge", "effect": "NoSchedule"}]
+    assert len(change.after["taints"]) == 2
+
+
+def test_other_labels_and_taints_are_never_touched():
+    other = {"key": "gpu", "value": "true", "effect": "NoSchedule"}
+    cluster = [node("a", labels={"team": "net"}, taints=[other]), node("b"), node("c")]
+    change = make_plan(cluster, nodes=["a", "b"]).to_patch[0]
+    assert change.after["labels"]["team"] == "net"
+    assert other in change.after["taints"]
+    body = nodes.patch_body(change)
+    assert body["metadata"]["labels"] == {"dedicated": "edge"}
+    assert body["metadata"]["resourceVersion"] == "7"
+
+
+def test_selector_chooses_nodes_by_label():
+    cluster = [node("a", labels={"pool": "edge"}), node("b", labels={"pool": "edge"}), node("c")]
+    assert make_plan(cluster, selector="pool=edge").edge_nodes == ["a", "b"]
+
+
+def test_unknown_node_names_are_all_reported_at_once():
+    with pytest.raises(nodes.PlanError, match="unknown node.*x1, x2"):
+        make_plan([node("a"), node("b"), node("c")], nodes=["a", "x2", "x1"])
+
+
+def test_every_bad_input_is_reported_before_anything_is_read():
+    bad = params(nodes=["Bad_Name"], labels={"-x": "ok", "dedicated": "bad value"},
+                 taints=[{"key": "dedicated", "value": "edge", "effect": "NoScheduled"},
+                         {"key": "dedicated", "value": "edge", "effect": "NoExecute"},
+                         {"key": "dedicated", "value": "other", "effect": "NoExecute"}],
+                 selector="zone in (a")
+    with pytest.raises(nodes.PlanError) as err:
+        nodes.validate(bad)
+    message = str(err.value)
+    for expected in ("node name 'Bad_Name'", "label key '-x'", "label 'dedicated' value 'bad value'",
+                     "effect 'NoScheduled' is not one of NoSchedule, PreferNoSchedule, NoExecute",
+                     "key 'dedicated' with effect 'NoExecute' is given twice", "label selector 'zone in (a'"):
+        assert expected in message
+
+
+def test_tainting_every_schedulable_node_is_refused():
+    with pytest.raises(nodes.PlanError, match="only 0 node.*stay schedulable.*nothing was changed"):
+        make_plan([node("a"), node("b")], nodes=["a", "b"])
+
+
+def test_cordoned_nodes_do_not_count_as_room_for_workloads():
+    with pytest.raises(nodes.PlanError, match="stay schedulable"):
+        make_plan([node("a"), node("b"), node("c", unschedulable=True)], nodes=["a", "b"])
+
+
+def test_too_few_edge_nodes_is_refused_unless_forced():
+    cluster = [node("a"), node("b"), node("c")]
+    with pytest.raises(nodes.PlanError, match="only 1 edge node.*at least 2"):
+        make_plan(cluster, nodes=["a"])
+    forced = make_plan(cluster, nodes=["a"], force=True)
+    assert forced.edge_nodes == ["a"]
+    assert forced.warnings and "min_edge_nodes" in forced.warnings[0]
+
+
+def test_exclusive_removes_edge_marks_from_nodes_not_chosen():
+    edge = {"labels": {"dedicated": "edge"}, "taints": list(EDGE_TAINTS)}
+    cluster = [node("a"), node("b"), node("old", **edge), node("d")]
+    plan = make_plan(cluster, nodes=["a", "b"], exclusive=True)
+    old = next(c for c in plan.to_patch if c.name == "old")
+    assert old.after == {"labels": {}, "taints": []}
+    assert plan.edge_nodes == ["a", "b"]
+
+
+def test_absent_without_selection_clears_every_edge_node_but_keeps_foreign_labels():
+    cluster = [node("a", labels={"dedicated": "edge"}, taints=list(EDGE_TAINTS)),
+               node("b", labels={"dedicated": "gpu"}, taints=[{"key": "dedicated", "value": "gpu",
+                                                               "effect": "NoSchedule"}])]
+    plan = make_plan(cluster, state="absent")
+    after = {c.name: c.after for c in plan.changes}
+    assert after["a"] == {"labels": {}, "taints": []}
+    assert after["b"]["labels"] == {"dedicated": "gpu"}
+    assert after["b"]["taints"] == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+
+
+def test_patch_removes_emptied_taint_list_and_deleted_labels():
+    change = nodes.NodeChange("a", True, {"labels": {"dedicated": "edge", "x": "1"}, "taints": list(EDGE_TAINTS)},
+                              {"labels": {"x": "1"}, "taints": []}, "9")
+    assert nodes.patch_body(change) == {"metadata": {"resourceVersion": "9", "labels": {"dedicated": None}},
+                                        "spec": {"taints": None}}
