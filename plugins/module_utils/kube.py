@@ -176,6 +176,9 @@ class Kube:
                 data = self._send(method, path, query_params, headers, body)
                 return json.loads(data) if data else {}
             except ApiException as exc:
+                if not exc.status:  # the client wraps TLS failures as status 0
+                    raise KubeError(f"cannot reach the Kubernetes API server at {self.host}: "
+                                    f"{_describe_connection_error(exc)}") from None
                 status, reason, message = self._api_error(exc)
                 retryable = status in RETRY_STATUS or (status == 409 and reason == "Conflict")
                 if not retryable or attempt == self.retries - 1:
