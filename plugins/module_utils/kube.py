@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 from ansible.module_utils.basic import env_fallback
@@ -133,7 +134,7 @@ def build_configuration(params: dict):
 def _describe_connection_error(exc: Exception) -> str:
     """The root cause of a urllib3 failure, in words (connection refused, certificate verify failed, ...)."""
     reason = getattr(exc, "reason", None) or exc
-    text = str(reason)
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)", "", str(reason))
     for marker in ("certificate verify failed", "CERTIFICATE_VERIFY_FAILED", "wrong version number",
                    "Connection refused", "Name or service not known", "timed out", "No route to host"):
         if marker in text:

@@ -1,0 +1,133 @@
+"""edge_nodes against a real control plane: what the user wants from edge nodes, and honest runs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import run_module
+
+EDGE = ["10.176.48.10", "10.176.49.11"]
+
+
+def wait_until(check, timeout=90.0, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
+@pytest.fixture
+def clean(iks_cluster):
+    """Every test starts and ends with no edge node and no test workloads."""
+    from kubernetes import client
+
+    def reset():
+        result = run_module(iks_cluster, "edge_nodes", {"state": "absent"})
+        assert not result.get("failed"), result
+        apps = client.AppsV1Api(iks_cluster.client())
+        for deployment in apps.list_namespaced_deployment("default").items:
+            apps.delete_namespaced_deployment(deployment.metadata.name, "default")
+        core = client.CoreV1Api(iks_cluster.client())
+        core.delete_collection_namespaced_pod("default", grace_period_seconds=0)
+    reset()
+    yield iks_cluster
+    reset()
+
+
+def deployment(name, replicas, edge=False):
+    spec = {"containers": [{"name": "app", "image": "nginx"}]}
+    if edge:
+        spec["nodeSelector"] = {"dedicated": "edge"}
+        spec["tolerations"] = [{"key": "dedicated", "operator": "Equal", "value": "edge", "effect": effect}
+                               for effect in ("NoSchedule", "NoExecute")]
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def placed(cluster, app):
+    from kubernetes import client
+    pods = client.CoreV1Api(cluster.client()).list_namespaced_pod("default", label_selector=f"app={app}").items
+    return {p.metadata.name: (p.spec.node_name, p.status.phase) for p in pods if not p.metadata.deletion_timestamp}
+
+
+def test_check_mode_predicts_the_change_and_writes_nothing(clean):
+    mark = clean.audit_mark()
+    result = run_module(clean, "edge_nodes", {"nodes": EDGE}, check_mode=True, diff=True)
+    assert result["changed"] is True
+    assert sorted(result["diff"]["after"]) == EDGE
+    assert result["diff"]["after"][EDGE[0]]["labels"]["dedicated"] == "edge"
+    assert "dedicated" not in result["diff"]["before"][EDGE[0]]["labels"]
+    assert clean.writes_since(mark) == []
+
+
+def test_one_list_and_one_patch_per_changed_node_then_a_second_run_writes_nothing(clean):
+    mark = clean.audit_mark()
+    first = run_module(clean, "edge_nodes", {"nodes": EDGE})
+    assert first["changed"] and first["edge_nodes"] == EDGE
+    requests = [(e["verb"], e["objectRef"].get("name")) for e in clean.audit_events("secure_cluster/", mark)]
+    assert requests == [("list", None), ("patch", EDGE[0]), ("patch", EDGE[1])]
+
+    mark = clean.audit_mark()
+    second = run_module(clean, "edge_nodes", {"nodes": EDGE})
+    assert second["changed"] is False
+    assert clean.writes_since(mark) == []
+    third = run_module(clean, "edge_nodes", {"nodes": EDGE}, check_mode=True)
+    assert third["changed"] is False
+
+
+def test_pods_without_the_edge_toleration_never_land_on_edge_nodes(clean):
+    from kubernetes import client
+    run_module(clean, "edge_nodes", {"nodes": EDGE})
+    client.AppsV1Api(clean.client()).create_namespaced_deployment("default", deployment("plain", 12))
+    assert wait_until(lambda: len(placed(clean, "plain")) == 12 and
+                      all(phase == "Running" for _, phase in placed(clean, "plain").values()))
+    assert {node for node, _ in placed(clean, "plain").values()}.isdisjoint(EDGE)
+
+
+def test_running_pods_without_the_toleration_are_evicted_by_the_noexecute_taint(clean):
+    from kubernetes import client
+    client.AppsV1Api(clean.client()).create_namespaced_deployment("default", deployment("early", 12))
+    assert wait_until(lambda: len(placed(clean, "early")) == 12 and
+                      {node for node, _ in placed(clean, "early").values()} & set(EDGE))
+    run_module(clean, "edge_nodes", {"nodes": EDGE})
+    assert wait_until(lambda: len(placed(clean, "early")) == 12 and
+                      not {node for node, _ in placed(clean, "early").values()} & set(EDGE)), placed(clean, "early")
+
+
+def test_networking_workloads_with_toleration_and_selector_run_only_on_edge_nodes(clean):
+    from kubernetes import client
+    run_module(clean, "edge_nodes", {"nodes": EDGE})
+    client.AppsV1Api(clean.client()).create_namespaced_deployment("default", deployment("ingress", 6, edge=True))
+    assert wait_until(lambda: len(placed(clean, "ingress")) == 6 and
+                      all(phase == "Running" for _, phase in placed(clean, "ingress").values()))
+    assert {node for node, _ in placed(clean, "ingress").values()} == set(EDGE)
+
+
+def test_bad_input_fails_clearly_and_changes_nothing(clean):
+    mark = clean.audit_mark()
+    result = run_module(clean, "edge_nodes", {"nodes": ["10.176.48.10", "10.9.9.9", "10.8.8.8"]})
+    assert result["failed"] and "unknown node(s): 10.8.8.8, 10.9.9.9" in result["msg"]
+    result = run_module(clean, "edge_nodes", {"nodes": EDGE, "labels": {"dedicated": "edge node"}})
+    assert result["failed"] and "label 'dedicated' value 'edge node'" in result["msg"]
+    assert clean.writes_since(mark) == []
+
+
+def test_tainting_every_worker_is_refused_unless_forced(clean):
+    everyone = {"selector": "node-role.kubernetes.io/worker"}
+    mark = clean.audit_mark()
+    result = run_module(clean, "edge_nodes", everyone)
+    assert result["failed"] and "would stay schedulable" in result["msg"]
+    assert clean.writes_since(mark) == []
+
+
+def test_exclusive_converges_drift_after_a_worker_was_replaced(clean):
+    run_module(clean, "edge_nodes", {"nodes": ["10.176.50.12", EDGE[0]]})
+    result = run_module(clean, "edge_nodes", {"nodes": EDGE, "exclusive": True}, diff=True)
+    assert result["changed"] and result["edge_nodes"] == EDGE
+    assert sorted(result["diff"]["after"]) == sorted([EDGE[1], "10.176.50.12"])
+    assert result["diff"]["after"]["10.176.50.12"]["taints"] == []
