@@ -18,7 +18,7 @@ description:
   - Every input is validated before the first write, and plans that would leave fewer than O(min_edge_nodes)
     edge nodes or fewer than O(min_schedulable_workers) nodes for ordinary workloads are refused unless O(force).
 author:
-  - secure_cluster maintainers
+  - secure_cluster maintainers (@containers-workload)
 options:
   nodes:
     description:
@@ -129,7 +129,7 @@ EXAMPLES = r"""
     selector: dedicated=edge
     taints: []
 
-- name: Undo: no node is an edge node any more
+- name: Undo, so no node is an edge node any more
   containers_workload.secure_cluster.edge_nodes:
     state: absent
 """

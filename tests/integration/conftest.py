@@ -42,7 +42,7 @@ class Cluster:
 
     def audit_mark(self) -> int:
         with open(self.env["AUDIT_LOG"], encoding="utf-8") as handle:
-            return sum(1 for _ in handle)
+            return sum(1 for unused in handle)
 
     def writes_since(self, mark: int, user_agent_prefix: str = "secure_cluster/") -> list[dict]:
         return [e for e in self.audit_events(user_agent_prefix, mark)

@@ -49,6 +49,15 @@ def deployment(name, replicas, edge=False):
                      "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
 
 
+def nodes_of(cluster, app):
+    return {node for node, unused in placed(cluster, app).values()}
+
+
+def all_running(cluster, app, count):
+    pods = placed(cluster, app)
+    return len(pods) == count and all(phase == "Running" for unused, phase in pods.values())
+
+
 def placed(cluster, app):
     from kubernetes import client
     pods = client.CoreV1Api(cluster.client()).list_namespaced_pod("default", label_selector=f"app={app}").items
@@ -84,28 +93,25 @@ def test_pods_without_the_edge_toleration_never_land_on_edge_nodes(clean):
     from kubernetes import client
     run_module(clean, "edge_nodes", {"nodes": EDGE})
     client.AppsV1Api(clean.client()).create_namespaced_deployment("default", deployment("plain", 12))
-    assert wait_until(lambda: len(placed(clean, "plain")) == 12 and
-                      all(phase == "Running" for _, phase in placed(clean, "plain").values()))
-    assert {node for node, _ in placed(clean, "plain").values()}.isdisjoint(EDGE)
+    assert wait_until(lambda: all_running(clean, "plain", 12))
+    assert nodes_of(clean, "plain").isdisjoint(EDGE)
 
 
 def test_running_pods_without_the_toleration_are_evicted_by_the_noexecute_taint(clean):
     from kubernetes import client
     client.AppsV1Api(clean.client()).create_namespaced_deployment("default", deployment("early", 12))
-    assert wait_until(lambda: len(placed(clean, "early")) == 12 and
-                      {node for node, _ in placed(clean, "early").values()} & set(EDGE))
+    assert wait_until(lambda: len(placed(clean, "early")) == 12 and nodes_of(clean, "early") & set(EDGE))
     run_module(clean, "edge_nodes", {"nodes": EDGE})
-    assert wait_until(lambda: len(placed(clean, "early")) == 12 and
-                      not {node for node, _ in placed(clean, "early").values()} & set(EDGE)), placed(clean, "early")
+    assert wait_until(lambda: len(placed(clean, "early")) == 12 and not nodes_of(clean, "early") & set(EDGE)), \
+        placed(clean, "early")
 
 
 def test_networking_workloads_with_toleration_and_selector_run_only_on_edge_nodes(clean):
     from kubernetes import client
     run_module(clean, "edge_nodes", {"nodes": EDGE})
     client.AppsV1Api(clean.client()).create_namespaced_deployment("default", deployment("ingress", 6, edge=True))
-    assert wait_until(lambda: len(placed(clean, "ingress")) == 6 and
-                      all(phase == "Running" for _, phase in placed(clean, "ingress").values()))
-    assert {node for node, _ in placed(clean, "ingress").values()} == set(EDGE)
+    assert wait_until(lambda: all_running(clean, "ingress", 6))
+    assert nodes_of(clean, "ingress") == set(EDGE)
 
 
 def test_bad_input_fails_clearly_and_changes_nothing(clean):

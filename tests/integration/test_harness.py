@@ -35,7 +35,7 @@ def wait_until(check, timeout=60.0, interval=0.5):
 def test_up_twice_is_a_no_op_and_down_leaves_no_process_behind():
     name = unique("h-cycle")
     cluster_dir = REPO / ".clusters" / name
-    for _ in range(2):
+    for unused in range(2):
         first = cluster_up(name, "--nodes", "2", "--profile", "generic")
         pids = [p["pid"] for p in json.loads((cluster_dir / "state.json").read_text())["processes"]]
         assert len(pids) == 5
