@@ -67,7 +67,7 @@ build: collection
 	ansible-galaxy collection build --force --output-path $(CURDIR)/.build
 
 demo: collection binaries
-	@env_file="$$(tests/cluster/up $(DEMO_CLUSTER) --nodes 6 --profile iks | tail -1)"; \
+	@env_file="$$(tests/cluster/up $(DEMO_CLUSTER) --nodes 9 --profile iks | tail -1)"; \
 	source "$$env_file"; \
 	ansible-playbook -i playbooks/inventory/local.yml secure-cluster.yml
 

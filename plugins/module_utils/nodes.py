@@ -50,6 +50,7 @@ class Plan:
     changes: list[NodeChange] = field(default_factory=list)
     edge_nodes: list[str] = field(default_factory=list)
     schedulable_workers: list[str] = field(default_factory=list)
+    zones: dict[str, dict] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -93,8 +94,11 @@ def validate(params: dict) -> list[dict]:
             parse_selector(params["selector"])
         except SelectorError as exc:
             errors.append(str(exc))
-    if not params.get("nodes") and not params.get("selector") and params.get("state") == "present":
-        errors.append("choose the edge nodes with 'nodes' (names) and/or 'selector' (a label selector)")
+    if not (params.get("nodes") or params.get("selector") or params.get("per_zone")) and params["state"] == "present":
+        errors.append("choose the edge nodes with 'nodes' (names), 'selector' (a label selector) or 'per_zone'")
+    for option in ("per_zone", "min_per_zone", "min_edge_nodes", "min_schedulable_workers"):
+        if (params.get(option) or 0) < 0:
+            errors.append(f"{option} must not be negative (got {params[option]})")
     if errors:
         raise PlanError("; ".join(errors))
     return taints
@@ -151,6 +155,45 @@ def is_schedulable_worker(node: dict, view: dict) -> bool:
     return not any(t["effect"] in BLOCKING_EFFECTS for t in view["taints"])
 
 
+ZONE_LABELS = ("ibm-cloud.kubernetes.io/zone", "topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+
+
+def zone_of(labels: dict) -> str:
+    """The node's zone from the IKS or the well-known topology label; '' when it has none."""
+    return next((labels[key] for key in ZONE_LABELS if labels.get(key)), "")
+
+
+def choose(nodes: dict[str, dict], params: dict, labels: dict, taints: list[dict]) -> set[str]:
+    """Names of the nodes the request picks: by name, by selector, and N per zone."""
+    state = params["state"]
+    requirements = parse_selector(params["selector"]) if params.get("selector") else None
+    chosen = set(params.get("nodes") or [])
+    if requirements is not None and not params.get("per_zone"):
+        chosen |= {name for name, node in nodes.items() if selector_matches(requirements, node_view(node)["labels"])}
+    if params.get("per_zone"):
+        chosen |= pick_per_zone(nodes, requirements, params["per_zone"], labels, taints)
+    if state == "absent" and not chosen and requirements is None:
+        # state=absent without a selection means: no node is an edge node any more.
+        chosen = set(nodes)
+    return chosen
+
+
+def pick_per_zone(nodes: dict[str, dict], requirements, count: int, labels: dict, taints: list[dict]) -> set[str]:
+    """Up to ``count`` candidates per zone: nodes that already are edge nodes first (no churn), then by name.
+
+    Candidates are the nodes the selector matches (every node without a selector) that are not cordoned.
+    """
+    by_zone: dict[str, list[tuple[bool, str]]] = {}
+    for name, node in nodes.items():
+        view = node_view(node)
+        if node.get("spec", {}).get("unschedulable"):
+            continue
+        if requirements is not None and not selector_matches(requirements, view["labels"]):
+            continue
+        by_zone.setdefault(zone_of(view["labels"]), []).append((not is_edge(view, labels, taints), name))
+    return {name for candidates in by_zone.values() for _, name in sorted(candidates)[:count]}
+
+
 def plan(nodes: list[dict], params: dict, taints: list[dict]) -> Plan:
     """Work out the changes for every node, then enforce the guards; raises PlanError before any write."""
     by_name = {n["metadata"]["name"]: n for n in nodes}
@@ -158,18 +201,14 @@ def plan(nodes: list[dict], params: dict, taints: list[dict]) -> Plan:
     if unknown:
         raise PlanError(f"unknown node(s): {', '.join(sorted(unknown))}; the cluster has "
                         f"{len(by_name)} node(s): {', '.join(sorted(by_name)[:20])}")
-    requirements = parse_selector(params["selector"]) if params.get("selector") else None
-    wanted_names = set(params.get("nodes") or [])
     labels = params.get("labels") or {}
     state = params["state"]
-    # state=absent without a selection means: no node is an edge node any more.
-    everything = state == "absent" and not wanted_names and requirements is None
+    chosen = choose(by_name, params, labels, taints)
     result = Plan()
     for name in sorted(by_name):
         node = by_name[name]
         view = node_view(node)
-        selected = everything or name in wanted_names or bool(
-            requirements is not None and selector_matches(requirements, view["labels"]))
+        selected = name in chosen
         if selected and state == "present":
             after = with_edge(view, labels, taints)
         elif selected or (params.get("exclusive") and state == "present"):
@@ -177,8 +216,11 @@ def plan(nodes: list[dict], params: dict, taints: list[dict]) -> Plan:
         else:
             after = view
         result.changes.append(NodeChange(name, selected, view, after, node["metadata"].get("resourceVersion", "")))
+        zone = result.zones.setdefault(zone_of(view["labels"]), {"nodes": 0, "edge": 0})
+        zone["nodes"] += 1
         if state == "present" and is_edge(after, labels, taints):
             result.edge_nodes.append(name)
+            zone["edge"] += 1
         if is_schedulable_worker(node, after):
             result.schedulable_workers.append(name)
     check_guards(result, params)
@@ -192,6 +234,13 @@ def check_guards(result: Plan, params: dict) -> None:
         problems.append(f"only {len(result.edge_nodes)} edge node(s) would result "
                         f"({', '.join(result.edge_nodes) or 'none'}); at least {params['min_edge_nodes']} are "
                         f"needed (min_edge_nodes) so networking stays up when one is drained or replaced")
+    short = {zone or "(no zone label)": counts for zone, counts in sorted(result.zones.items())
+             if counts["edge"] < params.get("min_per_zone", 0)}
+    if params["state"] == "present" and short:
+        problems.append("zones with too few edge nodes (at least " + str(params["min_per_zone"]) + " per zone, "
+                        "min_per_zone): " + ", ".join(f"{zone} has {c['edge']} of {c['nodes']} node(s)"
+                                                      for zone, c in short.items())
+                        + "; IBM needs 2 edge nodes per zone for load balancers and 3 for ALBs")
     if len(result.schedulable_workers) < params["min_schedulable_workers"]:
         problems.append(f"only {len(result.schedulable_workers)} node(s) would stay schedulable for ordinary "
                         f"workloads ({', '.join(result.schedulable_workers) or 'none'}); at least "
@@ -202,6 +251,107 @@ def check_guards(result: Plan, params: dict) -> None:
         result.warnings.extend(f"force: {p}" for p in problems)
         return
     raise PlanError("; ".join(problems) + "; nothing was changed (set force=true to override)")
+
+
+def tolerates(tolerations: list[dict], taint: dict) -> bool:
+    """Whether a pod with these tolerations tolerates the taint (the scheduler's rule)."""
+    for toleration in tolerations or []:
+        if toleration.get("effect") and toleration["effect"] != taint["effect"]:
+            continue
+        if not toleration.get("key"):
+            if toleration.get("operator") == "Exists":
+                return True
+            continue
+        if toleration["key"] != taint["key"]:
+            continue
+        if toleration.get("operator") == "Exists" or (toleration.get("value") or "") == taint["value"]:
+            return True
+    return False
+
+
+_SUFFIXES = {"m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30,
+             "Ti": 2**40}
+
+
+def quantity(text) -> float:
+    """A Kubernetes resource quantity ('250m', '1.5', '128Mi') as a number."""
+    text = str(text or "0")
+    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+        if text.endswith(suffix):
+            return float(text[:-len(suffix)]) * _SUFFIXES[suffix]
+    return float(text)
+
+
+def pod_requests(pod: dict) -> dict[str, float]:
+    totals = {"cpu": 0.0, "memory": 0.0}
+    for container in pod.get("spec", {}).get("containers") or []:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        for resource in totals:
+            totals[resource] += quantity(requests.get(resource))
+    return totals
+
+
+def owner_kind(pod: dict) -> str:
+    owners = pod["metadata"].get("ownerReferences") or []
+    return owners[0]["kind"] if owners else ""
+
+
+def new_noexecute_taints(change: NodeChange) -> list[dict]:
+    before = {(t["key"], t["value"], t["effect"]) for t in change.before["taints"]}
+    return [t for t in change.after["taints"]
+            if t["effect"] == "NoExecute" and (t["key"], t["value"], t["effect"]) not in before]
+
+
+def eviction_report(result: Plan, nodes: list[dict], pods: list[dict], daemonsets: list[dict],
+                    taints: list[dict]) -> dict:
+    """What the new NoExecute taints will evict, and whether the remaining workers have room for it.
+
+    DaemonSet pods are not re-created elsewhere: they just leave the edge nodes (logging and monitoring
+    agents typically), so they are listed but not counted against the room.
+    """
+    tainted = {c.name: new_noexecute_taints(c) for c in result.to_patch if new_noexecute_taints(c)}
+    live = [p for p in pods if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+            and not p["metadata"].get("deletionTimestamp")]
+    evicted = [p for p in live if p["spec"].get("nodeName") in tainted and
+               not all(tolerates(p["spec"].get("tolerations"), t) for t in tainted[p["spec"]["nodeName"]])]
+    rescheduled = [p for p in evicted if owner_kind(p) != "DaemonSet"]
+    edge_taints = [t for t in taints if t["effect"] in BLOCKING_EFFECTS]
+    leaving = sorted(f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in daemonsets
+                     if not all(tolerates(d["spec"]["template"]["spec"].get("tolerations"), t) for t in edge_taints))
+    needed = {"cpu": 0.0, "memory": 0.0}
+    for pod in rescheduled:
+        for resource, amount in pod_requests(pod).items():
+            needed[resource] += amount
+    free = {"cpu": 0.0, "memory": 0.0}
+    workers = set(result.schedulable_workers)
+    for node in nodes:
+        if node["metadata"]["name"] in workers:
+            allocatable = node.get("status", {}).get("allocatable") or {}
+            for resource in free:
+                free[resource] += quantity(allocatable.get(resource))
+    for pod in live:
+        if pod["spec"].get("nodeName") in workers:
+            for resource, amount in pod_requests(pod).items():
+                free[resource] -= amount
+    return {
+        "pods": [{"namespace": p["metadata"]["namespace"], "name": p["metadata"]["name"],
+                  "node": p["spec"]["nodeName"], "owner": owner_kind(p) or "none"} for p in evicted],
+        "daemonsets_leaving_edge_nodes": leaving,
+        "requests_to_reschedule": {"cpu": round(needed["cpu"], 3), "memory": int(needed["memory"])},
+        "free_on_other_workers": {"cpu": round(free["cpu"], 3), "memory": int(free["memory"])},
+        "fits": needed["cpu"] <= free["cpu"] and needed["memory"] <= free["memory"],
+    }
+
+
+def check_room(report: dict, result: Plan, params: dict) -> None:
+    if report["fits"]:
+        return
+    problem = (f"the pods the NoExecute taint would evict request {report['requests_to_reschedule']} but the "
+               f"remaining workers have only {report['free_on_other_workers']} free")
+    if params.get("force"):
+        result.warnings.append(f"force: {problem}")
+        return
+    raise PlanError(problem + "; nothing was changed (add workers, or set force=true)")
 
 
 def patch_body(change: NodeChange) -> dict:
@@ -245,6 +395,11 @@ def run(kube, params: dict, check_mode: bool) -> dict:
     taints = validate(params)
     nodes = kube.get("/api/v1/nodes")["items"]
     result = plan(nodes, params, taints)
+    report = None
+    if params.get("eviction_check") and any(new_noexecute_taints(c) for c in result.to_patch):
+        report = eviction_report(result, nodes, kube.get("/api/v1/pods")["items"],
+                                 kube.get("/apis/apps/v1/daemonsets")["items"], taints)
+        check_room(report, result, params)
     if not check_mode:
         apply(kube, result, params, taints)
     changed_nodes = result.to_patch
@@ -253,6 +408,8 @@ def run(kube, params: dict, check_mode: bool) -> dict:
         "nodes": [c.result() for c in result.changes if c.selected or c.changed],
         "edge_nodes": result.edge_nodes,
         "schedulable_workers": result.schedulable_workers,
+        "zones": result.zones,
+        "evictions": report,
         "warnings": result.warnings,
         "diff": {"before": {c.name: c.before for c in changed_nodes},
                  "after": {c.name: c.after for c in changed_nodes}},

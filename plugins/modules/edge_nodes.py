@@ -32,6 +32,31 @@ options:
       - Label selector choosing nodes, as for C(kubectl -l), for example C(ibm-cloud.kubernetes.io/worker-pool-name=edge).
       - Combined with O(nodes), a node is chosen when either picks it.
     type: str
+  per_zone:
+    description:
+      - Choose this many nodes in each zone (zone from the C(ibm-cloud.kubernetes.io/zone) or
+        C(topology.kubernetes.io/zone) label), among the nodes O(selector) matches, or all nodes without it.
+      - Nodes that already are edge nodes are kept first, so re-runs do not move the edge role around;
+        cordoned nodes are never picked.
+      - V(0) turns this off.
+    type: int
+    default: 0
+  min_per_zone:
+    description:
+      - Fewest edge nodes each zone must end up with (O(state=present)); below that the run fails with the
+        counts per zone and changes nothing.
+      - IBM needs at least 2 edge nodes per zone for load balancers and 3 for ALBs (ALB pods refuse to
+        share a node and roll one at a time during updates).
+    type: int
+    default: 0
+  eviction_check:
+    description:
+      - When a node newly gets a NoExecute taint, list the pods it would evict (pods without a matching
+        toleration) and the DaemonSets that would leave the edge nodes, and check that the remaining
+        workers have enough free CPU and memory requests for the evicted pods. Fails without room unless O(force).
+      - Costs two LIST requests (pods, DaemonSets), and only when a NoExecute taint is added.
+    type: bool
+    default: false
   labels:
     description: Labels that mark an edge node.
     type: dict
@@ -88,7 +113,9 @@ options:
     type: int
     default: 1
   force:
-    description: Carry out a plan that breaks O(min_edge_nodes) or O(min_schedulable_workers); a warning says which.
+    description:
+      - Carry out a plan that breaks O(min_edge_nodes), O(min_per_zone), O(min_schedulable_workers) or the
+        room check of O(eviction_check); a warning says which.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -123,6 +150,14 @@ EXAMPLES = r"""
     kubeconfig: ~/.kube/prod-dal10
     context: prod-dal10/admin
     expected_cluster: c8f1k2s20c3j5t8d9a0b
+
+- name: Two edge nodes in every zone, picked from the workers; preview what NoExecute would evict
+  containers_workload.secure_cluster.edge_nodes:
+    per_zone: 2
+    min_per_zone: 2
+    eviction_check: true
+  check_mode: true
+  register: edge_preview
 
 - name: Label only (no taints), for example before moving the ALBs
   containers_workload.secure_cluster.edge_nodes:
@@ -162,6 +197,24 @@ schedulable_workers:
   type: list
   elements: str
   sample: [10.176.50.12]
+zones:
+  description: Per zone (C("") for nodes without a zone label), how many nodes it has and how many are edge nodes after the run.
+  returned: always
+  type: dict
+  sample: {dal10: {nodes: 3, edge: 2}, dal12: {nodes: 3, edge: 2}}
+evictions:
+  description:
+    - With O(eviction_check), when NoExecute taints are added, what they evict and whether there is room
+      for it; C(null) otherwise.
+  returned: always
+  type: dict
+  sample:
+    pods:
+      - {namespace: default, name: web-5d8f-abcde, node: 10.176.48.10, owner: ReplicaSet}
+    daemonsets_leaving_edge_nodes: [ibm-observe/logdna-agent]
+    requests_to_reschedule: {cpu: 0.5, memory: 268435456}
+    free_on_other_workers: {cpu: 11.2, memory: 45097156608}
+    fits: true
 api_calls:
   description: How many API requests the run made.
   returned: always
@@ -192,6 +245,9 @@ ARGUMENT_SPEC = {
     },
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "exclusive": {"type": "bool", "default": False},
+    "per_zone": {"type": "int", "default": 0},
+    "min_per_zone": {"type": "int", "default": 0},
+    "eviction_check": {"type": "bool", "default": False},
     "min_edge_nodes": {"type": "int", "default": 2},
     "min_schedulable_workers": {"type": "int", "default": 1},
     "force": {"type": "bool", "default": False},

@@ -154,6 +154,10 @@ def iks_albs(cluster_id: str) -> list[dict]:
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
+                        # Like IKS: ALB pods go to edge nodes when there are any.
+                        "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                            {"weight": 100, "preference": {"matchExpressions": [
+                                {"key": "dedicated", "operator": "In", "values": ["edge"]}]}}]}},
                         "tolerations": [{"key": "dedicated", "value": "edge", "operator": "Equal",
                                          "effect": effect} for effect in ("NoSchedule", "NoExecute")],
                         "containers": [{"name": "nginx-ingress",
