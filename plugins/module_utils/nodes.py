@@ -318,36 +318,59 @@ def eviction_report(result: Plan, nodes: list[dict], pods: list[dict], daemonset
     edge_taints = [t for t in taints if t["effect"] in BLOCKING_EFFECTS]
     leaving = sorted(f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in daemonsets
                      if not all(tolerates(d["spec"]["template"]["spec"].get("tolerations"), t) for t in edge_taints))
-    needed = {"cpu": 0.0, "memory": 0.0}
-    for pod in rescheduled:
-        for resource, amount in pod_requests(pod).items():
-            needed[resource] += amount
-    free = {"cpu": 0.0, "memory": 0.0}
-    workers = set(result.schedulable_workers)
-    for node in nodes:
-        if node["metadata"]["name"] in workers:
-            allocatable = node.get("status", {}).get("allocatable") or {}
-            for resource in free:
-                free[resource] += quantity(allocatable.get(resource))
-    for pod in live:
-        if pod["spec"].get("nodeName") in workers:
-            for resource, amount in pod_requests(pod).items():
-                free[resource] -= amount
+    free = free_per_worker(nodes, live, set(result.schedulable_workers))
+    total_free = {r: sum(room[r] for room in free.values()) for r in ("cpu", "memory")}
+    needed = {r: sum(pod_requests(p)[r] for p in rescheduled) for r in ("cpu", "memory")}
+    unplaceable = first_fit(rescheduled, free)
     return {
         "pods": [{"namespace": p["metadata"]["namespace"], "name": p["metadata"]["name"],
                   "node": p["spec"]["nodeName"], "owner": owner_kind(p) or "none"} for p in evicted],
         "daemonsets_leaving_edge_nodes": leaving,
         "requests_to_reschedule": {"cpu": round(needed["cpu"], 3), "memory": int(needed["memory"])},
-        "free_on_other_workers": {"cpu": round(free["cpu"], 3), "memory": int(free["memory"])},
-        "fits": needed["cpu"] <= free["cpu"] and needed["memory"] <= free["memory"],
+        "free_on_other_workers": {"cpu": round(total_free["cpu"], 3), "memory": int(total_free["memory"])},
+        "unplaceable": [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in unplaceable],
+        "fits": not unplaceable,
     }
+
+
+def free_per_worker(nodes: list[dict], pods: list[dict], workers: set[str]) -> dict[str, dict[str, float]]:
+    """Allocatable minus the requests of the pods already there, for each remaining worker."""
+    free = {}
+    for node in nodes:
+        if node["metadata"]["name"] in workers:
+            allocatable = node.get("status", {}).get("allocatable") or {}
+            free[node["metadata"]["name"]] = {r: quantity(allocatable.get(r)) for r in ("cpu", "memory")}
+    for pod in pods:
+        if pod["spec"].get("nodeName") in free:
+            for resource, amount in pod_requests(pod).items():
+                free[pod["spec"]["nodeName"]][resource] -= amount
+    return free
+
+
+def first_fit(pods: list[dict], free: dict[str, dict[str, float]]) -> list[dict]:
+    """Place the pods, largest CPU request first, on the first worker with room; returns those that fit nowhere.
+
+    A per-node check: four half-free nodes do not take a pod that needs a whole one.
+    """
+    unplaceable = []
+    for pod in sorted(pods, key=lambda p: (pod_requests(p)["cpu"], pod_requests(p)["memory"]), reverse=True):
+        wants = pod_requests(pod)
+        for room in free.values():
+            if all(room[r] >= wants[r] for r in wants):
+                for resource in wants:
+                    room[resource] -= wants[resource]
+                break
+        else:
+            unplaceable.append(pod)
+    return unplaceable
 
 
 def check_room(report: dict, result: Plan, params: dict) -> None:
     if report["fits"]:
         return
-    problem = (f"the pods the NoExecute taint would evict request {report['requests_to_reschedule']} but the "
-               f"remaining workers have only {report['free_on_other_workers']} free")
+    problem = (f"no remaining worker has room for {', '.join(report['unplaceable'])}, which the NoExecute taint "
+               f"would evict (requests to re-schedule: {report['requests_to_reschedule']}; free on the remaining "
+               f"workers in all: {report['free_on_other_workers']})")
     if params.get("force"):
         result.warnings.append(f"force: {problem}")
         return

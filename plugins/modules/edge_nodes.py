@@ -53,7 +53,8 @@ options:
     description:
       - When a node newly gets a NoExecute taint, list the pods it would evict (pods without a matching
         toleration) and the DaemonSets that would leave the edge nodes, and check that the remaining
-        workers have enough free CPU and memory requests for the evicted pods. Fails without room unless O(force).
+        workers have room for the evicted pods (CPU and memory requests, placed node by node, largest first).
+        Fails without room unless O(force).
       - Costs two LIST requests (pods, DaemonSets), and only when a NoExecute taint is added.
     type: bool
     default: false
@@ -214,6 +215,7 @@ evictions:
     daemonsets_leaving_edge_nodes: [ibm-observe/logdna-agent]
     requests_to_reschedule: {cpu: 0.5, memory: 268435456}
     free_on_other_workers: {cpu: 11.2, memory: 45097156608}
+    unplaceable: []
     fits: true
 api_calls:
   description: How many API requests the run made.

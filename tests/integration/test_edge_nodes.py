@@ -137,3 +137,103 @@ def test_exclusive_converges_drift_after_a_worker_was_replaced(clean):
     assert result["changed"] and result["edge_nodes"] == EDGE
     assert sorted(result["diff"]["after"]) == sorted([EDGE[1], "10.176.50.12"])
     assert result["diff"]["after"]["10.176.50.12"]["taints"] == []
+
+
+def node_marks(cluster):
+    from kubernetes import client
+    return {n.metadata.name: (dict(n.metadata.labels),
+                              sorted((t.key, t.value or "", t.effect) for t in n.spec.taints or []))
+            for n in client.CoreV1Api(cluster.client()).list_node().items}
+
+
+def test_state_absent_restores_the_nodes_exactly_keeping_foreign_labels_and_taints(clean):
+    from kubernetes import client
+    core = client.CoreV1Api(clean.client())
+    core.patch_node(EDGE[0], {"metadata": {"labels": {"team": "net"}},
+                              "spec": {"taints": [{"key": "gpu", "value": "true", "effect": "PreferNoSchedule"}]}})
+    try:
+        original = node_marks(clean)
+        assert run_module(clean, "edge_nodes", {"nodes": EDGE})["changed"]
+        assert node_marks(clean) != original
+        assert run_module(clean, "edge_nodes", {"nodes": EDGE, "state": "absent"})["changed"]
+        assert node_marks(clean) == original
+    finally:
+        core.patch_node(EDGE[0], {"metadata": {"labels": {"team": None}}, "spec": {"taints": None}})
+
+
+def test_too_few_edge_nodes_in_a_zone_fails_with_counts_per_zone_and_writes_nothing(clean):
+    mark = clean.audit_mark()
+    result = run_module(clean, "edge_nodes", {"per_zone": 1, "min_per_zone": 2})
+    assert result["failed"]
+    for zone in ("dal10", "dal12", "dal13"):
+        assert f"{zone} has 1 of 2 node(s)" in result["msg"]
+    assert "3 for ALBs" in result["msg"]
+    assert clean.writes_since(mark) == []
+
+
+def test_per_zone_picks_the_same_nodes_again_on_a_re_run(clean):
+    first = run_module(clean, "edge_nodes", {"per_zone": 1})
+    assert first["changed"] and sorted(first["zones"].values(), key=str) == [{"nodes": 2, "edge": 1}] * 3
+    second = run_module(clean, "edge_nodes", {"per_zone": 1})
+    assert second["changed"] is False and second["edge_nodes"] == first["edge_nodes"]
+
+
+def test_eviction_report_lists_evicted_pods_and_daemonsets_without_toleration(clean):
+    from kubernetes import client
+    apps = client.AppsV1Api(clean.client())
+    apps.create_namespaced_deployment("default", deployment("early", 12))
+    apps.create_namespaced_daemon_set("default", {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "log-agent"},
+        "spec": {"selector": {"matchLabels": {"app": "log-agent"}},
+                 "template": {"metadata": {"labels": {"app": "log-agent"}},
+                              "spec": {"containers": [{"name": "agent", "image": "fluentbit"}]}}}})
+    try:
+        assert wait_until(lambda: all_running(clean, "early", 12) and len(placed(clean, "log-agent")) == 6)
+        on_edge = sorted(name for name, (node, unused) in placed(clean, "early").items() if node in EDGE)
+        mark = clean.audit_mark()
+        result = run_module(clean, "edge_nodes", {"nodes": EDGE, "eviction_check": True}, check_mode=True)
+        report = result["evictions"]
+        assert sorted(p["name"] for p in report["pods"] if p["owner"] == "ReplicaSet") == on_edge
+        assert len([p for p in report["pods"] if p["owner"] == "DaemonSet"]) == 2
+        assert report["daemonsets_leaving_edge_nodes"] == ["default/log-agent"]
+        assert report["fits"] is True
+        assert clean.writes_since(mark) == []
+    finally:
+        apps.delete_namespaced_daemon_set("log-agent", "default")
+
+
+def test_no_room_for_evicted_pods_is_refused_and_nothing_is_written(clean):
+    from kubernetes import client
+    big = deployment("big", 6)
+    big["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "2500m"}}
+    client.AppsV1Api(clean.client()).create_namespaced_deployment("default", big)
+    assert wait_until(lambda: all_running(clean, "big", 6))
+    mark = clean.audit_mark()
+    result = run_module(clean, "edge_nodes", {"nodes": EDGE, "eviction_check": True})
+    assert result["failed"] and "no remaining worker has room for default/big-" in result["msg"]
+    assert clean.writes_since(mark) == []
+
+
+def test_networking_pods_are_moved_onto_edge_nodes_one_at_a_time(clean):
+    from kubernetes import client
+    core = client.CoreV1Api(clean.client())
+    alb = f"public-cr{clean.env['IKS_CLUSTER_ID']}-alb1"
+    workloads = [{"namespace": "kube-system", "name_regex": r"^(public|private)-cr[a-z0-9]+-alb[0-9]+-"}]
+
+    def alb_nodes():
+        return {p.spec.node_name for p in core.list_namespaced_pod("kube-system", label_selector=f"app={alb}").items
+                if not p.metadata.deletion_timestamp}
+    # Edge nodes away from where the ALB pods run now, so they must move.
+    others = sorted({"10.176.48.10", "10.176.49.11", "10.176.50.12", "10.176.48.13", "10.176.49.14",
+                     "10.176.50.15"} - alb_nodes())[:2]
+    run_module(clean, "edge_nodes", {"nodes": others, "taints": []})
+    preview = run_module(clean, "edge_workloads", {"workloads": workloads}, check_mode=True)
+    assert preview["changed"] and len(preview["moved"]) == 2
+    mark = clean.audit_mark()
+    result = run_module(clean, "edge_workloads", {"workloads": workloads})
+    assert result["changed"], result
+    assert alb_nodes() <= set(others)
+    evictions = [e for e in clean.writes_since(mark) if e["objectRef"].get("subresource") == "eviction"]
+    assert len(evictions) == 2
+    again = run_module(clean, "edge_workloads", {"workloads": workloads})
+    assert again["changed"] is False and again["moved"] == []

@@ -132,3 +132,49 @@ def test_patch_removes_emptied_taint_list_and_deleted_labels():
                               {"labels": {"x": "1"}, "taints": []}, "9")
     assert nodes.patch_body(change) == {"metadata": {"resourceVersion": "9", "labels": {"dedicated": None}},
                                         "spec": {"taints": None}}
+
+
+@pytest.mark.parametrize("tolerations, expected", [
+    ([{"key": "dedicated", "operator": "Equal", "value": "edge", "effect": "NoExecute"}], True),
+    ([{"key": "dedicated", "operator": "Exists"}], True),
+    ([{"operator": "Exists"}], True),
+    ([{"key": "dedicated", "operator": "Equal", "value": "edge", "effect": "NoSchedule"}], False),
+    ([{"key": "dedicated", "operator": "Equal", "value": "gpu"}], False),
+    ([], False),
+    (None, False),
+])
+def test_toleration_matching_follows_the_scheduler(tolerations, expected):
+    assert nodes.tolerates(tolerations, {"key": "dedicated", "value": "edge", "effect": "NoExecute"}) is expected
+
+
+@pytest.mark.parametrize("text, value", [("250m", 0.25), ("2", 2.0), ("128Mi", 128 * 2**20), ("1G", 1e9), (None, 0.0)])
+def test_quantities_are_parsed_like_kubernetes(text, value):
+    assert nodes.quantity(text) == value
+
+
+def pod(name, cpu, node_name="a", owner="ReplicaSet"):
+    return {"metadata": {"name": name, "namespace": "default", "ownerReferences": [{"kind": owner, "uid": "u"}]},
+            "spec": {"nodeName": node_name, "containers": [{"resources": {"requests": {"cpu": cpu}}}]},
+            "status": {"phase": "Running"}}
+
+
+def test_room_is_checked_node_by_node_not_in_aggregate():
+    free = {"x": {"cpu": 1.5, "memory": 1e9}, "y": {"cpu": 1.5, "memory": 1e9}}
+    assert [p["metadata"]["name"] for p in nodes.first_fit([pod("big", "2")], free)] == ["big"]
+    free = {"x": {"cpu": 1.5, "memory": 1e9}, "y": {"cpu": 1.5, "memory": 1e9}}
+    assert nodes.first_fit([pod("one", "1"), pod("two", "1")], free) == []
+
+
+def test_eviction_report_counts_only_new_noexecute_taints_and_skips_tolerating_pods():
+    cluster = [node("a"), node("b"), node("c")]
+    for n in cluster:
+        n["status"] = {"allocatable": {"cpu": "4", "memory": "16Gi"}}
+    p = params(nodes=["a", "b"])
+    plan = nodes.plan(cluster, p, nodes.validate(p))
+    tolerant = pod("ingress", "100m")
+    tolerant["spec"]["tolerations"] = [{"key": "dedicated", "operator": "Exists"}]
+    report = nodes.eviction_report(plan, cluster, [pod("web", "1"), tolerant, pod("agent", "10m", owner="DaemonSet"),
+                                                   pod("elsewhere", "1", node_name="c")], [], nodes.validate(p))
+    assert sorted(e["name"] for e in report["pods"]) == ["agent", "web"]
+    assert report["requests_to_reschedule"]["cpu"] == 1.0
+    assert report["fits"] is True
