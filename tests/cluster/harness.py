@@ -248,6 +248,7 @@ def binaries() -> dict[str, Path]:
         "kube-apiserver": Path(dirs["KUBE_BIN"]) / "kube-apiserver",
         "kube-controller-manager": Path(dirs["KUBE_BIN"]) / "kube-controller-manager",
         "kube-scheduler": Path(dirs["KUBE_BIN"]) / "kube-scheduler",
+        "kubectl": Path(dirs["KUBE_BIN"]) / "kubectl",
         "kwok": Path(dirs["KWOK_BIN"]) / "kwok",
         "calico-crds": Path(dirs["CALICO_CRDS"]),
     }
@@ -287,7 +288,7 @@ def up(name: str, nodes: int, profile: str) -> Path:
                 api.create_status(obj)
         wait_for(f"{nodes} nodes Ready", lambda: ready_nodes(api) >= nodes)
         wait_for("the default ServiceAccount", lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default"))
-        write_env(cluster_dir, state, profile)
+        write_env(cluster_dir, state, profile, bins)
         state["ready"] = True
         save_state(cluster_dir, state)
     except BaseException:
@@ -396,13 +397,14 @@ def ready_nodes(api: Api) -> int:
     return count
 
 
-def write_env(cluster_dir: Path, state: dict, profile: str) -> None:
+def write_env(cluster_dir: Path, state: dict, profile: str, bins: dict) -> None:
     """The contract file: shell exports for the kubeconfig, calicoctl and the audit log."""
     calicoctl = shutil.which("calicoctl") or ""
     exports = {
         "KUBECONFIG": str(cluster_dir / "kubeconfig"),
         "K8S_AUTH_KUBECONFIG": str(cluster_dir / "kubeconfig"),
         "CALICOCTL": calicoctl,
+        "KUBECTL": str(bins["kubectl"]),
         "DATASTORE_TYPE": "kubernetes",
         "AUDIT_LOG": str(cluster_dir / "audit.log"),
         "CLUSTER_NAME": state["name"],
