@@ -1,0 +1,341 @@
+#!/usr/bin/python
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: strongswan_vpn
+short_description: Install, update or remove a strongSwan IPsec VPN in the cluster
+version_added: 0.1.0
+description:
+  - Runs strongSwan in the cluster to connect it to an on-prem network, like the IKS C(iks-charts/strongswan)
+    Helm chart, whose values the options mirror (C(ipsec.*), C(local.*), C(remote.*), C(preshared.secret)
+    is O(preshared_secret), C(loadBalancerIP) is O(load_balancer_ip), and so on).
+  - Renders C(ipsec.conf) into a ConfigMap and C(ipsec.secrets) into a B(Secret) (the chart keeps the PSK in
+    a ConfigMap; this module does not), a Deployment pinned to edge nodes with the edge tolerations and only
+    the C(NET_ADMIN) capability, and a LoadBalancer Service for UDP 500 and 4500 (private or public through
+    the provider's annotation).
+  - A configuration change updates the objects in place, and a checksum annotation rolls the VPN pod; the
+    VPN is never uninstalled to apply a change. O(state=absent) deletes the objects and waits until they are gone.
+  - Validates everything before the first write, with messages that say what to use instead.
+author:
+  - secure_cluster maintainers (@containers-workload)
+options:
+  state:
+    description: Whether the VPN should be installed.
+    type: str
+    choices: [present, absent]
+    default: present
+  name:
+    description: Release name; objects are called C(<name>-strongswan).
+    type: str
+    default: vpn
+  namespace:
+    description: Namespace of the VPN objects.
+    type: str
+    default: strongswan
+  create_namespace:
+    description: Create (and with O(state=absent), delete) the namespace.
+    type: bool
+    default: true
+  image:
+    description: strongSwan container image for the VPN pod.
+    type: str
+    default: docker.io/strongx509/strongswan:5.9.14
+  ipsec:
+    description: IPsec connection settings (chart values C(ipsec.*)).
+    type: dict
+    default: {}
+    suboptions:
+      keyexchange:
+        description: C(ikev2), C(ikev1) or C(ike) (either).
+        type: str
+        default: ikev2
+      ike:
+        description: IKE proposals, strongSwan syntax, for example C(aes256-sha256-modp2048!). Empty means strongSwan's defaults.
+        type: str
+        default: ""
+      esp:
+        description: ESP proposals, strongSwan syntax, for example C(aes256-sha256!).
+        type: str
+        default: ""
+      auto:
+        description: C(add) waits for the on-prem side to connect; C(start) initiates (needs O(remote.gateway)); C(route) on traffic.
+        type: str
+        default: add
+      closeaction:
+        description: What to do when the peer closes the CHILD SA.
+        type: str
+        default: restart
+      dpdaction:
+        description: What to do when dead peer detection times out.
+        type: str
+        default: restart
+      ikelifetime:
+        description: IKE SA lifetime.
+        type: str
+        default: 3h
+      lifetime:
+        description: CHILD SA lifetime.
+        type: str
+        default: 1h
+      margintime:
+        description: Time before expiry when rekeying starts.
+        type: str
+        default: 9m
+      keyingtries:
+        description: Attempts to negotiate a connection.
+        type: str
+        default: "%forever"
+      additional_options:
+        description: More C(ipsec.conf) options for the connection, as a mapping.
+        type: dict
+        default: {}
+  local:
+    description: The cluster side (chart values C(local.*)).
+    type: dict
+    default: {}
+    suboptions:
+      subnet:
+        description: Cluster subnets the on-prem network reaches; must include the pod network unless O(enable_pod_snat).
+        type: list
+        elements: str
+        default: [172.30.0.0/16, 172.21.0.0/16]
+      id:
+        description: IKE identity of the cluster side.
+        type: str
+        default: ibm-cloud
+  remote:
+    description: The on-prem side (chart values C(remote.*)). Required with O(state=present).
+    type: dict
+    suboptions:
+      gateway:
+        description: Public address of the on-prem VPN endpoint, or C(%any) to accept any (only with O(ipsec.auto=add)).
+        type: str
+        default: "%any"
+      subnet:
+        description: On-prem subnets to reach.
+        type: list
+        elements: str
+        required: true
+      id:
+        description: IKE identity of the on-prem side.
+        type: str
+        default: on-prem
+      private_ip_to_ping:
+        description: An on-prem address for connectivity checks; must be in O(remote.subnet).
+        type: str
+  preshared_secret:
+    description:
+      - The pre-shared key. Stored in a Secret, never logged, masked in diffs and results.
+      - At least 20 characters; the chart's placeholder C(strongswan-preshared-secret) is refused (unless O(force)).
+      - Required with O(state=present).
+    type: str
+  cluster_pod_subnet:
+    description: The cluster's pod network, for the checks (IKS default).
+    type: str
+    default: 172.30.0.0/16
+  cluster_service_subnet:
+    description: The cluster's service network, for the checks (IKS default).
+    type: str
+    default: 172.21.0.0/16
+  enable_pod_snat:
+    description: Pods reach the on-prem network with the VPN pod's address, so O(local.subnet) need not include the pod network.
+    type: bool
+    default: false
+  enable_service_source_ip:
+    description: Keep the client's source IP (C(externalTrafficPolicy=Local) on the Service).
+    type: bool
+    default: false
+  load_balancer_ip:
+    description: Portable IP address for the VPN Service.
+    type: str
+  private:
+    description: Expose the VPN Service on a private IP (provider annotation) instead of a public one.
+    type: bool
+    default: false
+  provider:
+    description: Cloud provider, for the Service annotation.
+    type: str
+    choices: [ibm, aws, gcp, azure, digitalocean, none]
+    default: ibm
+  node_selector:
+    description: Where the VPN pod runs.
+    type: dict
+    default:
+      dedicated: edge
+  tolerations:
+    description: Tolerations of the VPN pod.
+    type: list
+    elements: dict
+    default:
+      - {key: dedicated, operator: Equal, value: edge, effect: NoSchedule}
+      - {key: dedicated, operator: Equal, value: edge, effect: NoExecute}
+  privileged:
+    description: Run the VPN pod privileged instead of with only C(NET_ADMIN).
+    type: bool
+    default: false
+  logging:
+    description: charon log levels per subsystem (C(charondebug)); C(ike) and C(knl) must be at least 1 for route setup.
+    type: dict
+    default: {ike: 2, knl: 2, cfg: 1}
+  force:
+    description: Accept a short pre-shared key or the chart's placeholder.
+    type: bool
+    default: false
+  wait_timeout:
+    description: With O(state=absent), seconds to wait for the objects to be gone.
+    type: int
+    default: 120
+extends_documentation_fragment:
+  - containers_workload.secure_cluster.kube_auth
+  - containers_workload.secure_cluster.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The pre-shared key is masked.
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Connect the cluster to the on-prem network (on-prem initiates)
+  containers_workload.secure_cluster.strongswan_vpn:
+    local:
+      subnet: [172.30.0.0/16, 172.21.0.0/16]
+      id: ibm-cloud
+    remote:
+      subnet: [192.168.100.0/24]
+      id: on-prem
+    preshared_secret: "{{ vault_vpn_psk }}"
+    ipsec:
+      ike: aes256-sha256-modp2048!
+      esp: aes256-sha256!
+    private: true
+
+- name: Remove the VPN (waits until its objects are gone)
+  containers_workload.secure_cluster.strongswan_vpn:
+    state: absent
+"""
+
+RETURN = r"""
+objects:
+  description: The objects created, updated or deleted (kind/namespace/name), and whether each changed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{kind: ConfigMap, namespace: strongswan, name: vpn-strongswan-config, changed: true}]
+ipsec_conf:
+  description: The rendered ipsec.conf.
+  returned: when state is present
+  type: str
+warnings_weak_algorithms:
+  description: Weak algorithms found in the proposals (they are allowed, with a warning).
+  returned: when state is present
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import strongswan
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
+    AUTH_ARG_SPEC, KubeError, apply_object, connect, delete_objects)
+
+ARGUMENT_SPEC = {
+    **AUTH_ARG_SPEC,
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "name": {"type": "str", "default": "vpn"},
+    "namespace": {"type": "str", "default": "strongswan"},
+    "create_namespace": {"type": "bool", "default": True},
+    "image": {"type": "str", "default": "docker.io/strongx509/strongswan:5.9.14"},
+    "ipsec": {"type": "dict", "default": {}, "options": {
+        "keyexchange": {"type": "str", "default": "ikev2"},
+        "ike": {"type": "str", "default": ""},
+        "esp": {"type": "str", "default": ""},
+        "auto": {"type": "str", "default": "add"},
+        "closeaction": {"type": "str", "default": "restart"},
+        "dpdaction": {"type": "str", "default": "restart"},
+        "ikelifetime": {"type": "str", "default": "3h"},
+        "lifetime": {"type": "str", "default": "1h"},
+        "margintime": {"type": "str", "default": "9m"},
+        "keyingtries": {"type": "str", "default": "%forever"},
+        "additional_options": {"type": "dict", "default": {}},
+    }},
+    "local": {"type": "dict", "default": {}, "options": {
+        "subnet": {"type": "list", "elements": "str", "default": ["172.30.0.0/16", "172.21.0.0/16"]},
+        "id": {"type": "str", "default": "ibm-cloud"},
+    }},
+    "remote": {"type": "dict", "options": {
+        "gateway": {"type": "str", "default": "%any"},
+        "subnet": {"type": "list", "elements": "str", "required": True},
+        "id": {"type": "str", "default": "on-prem"},
+        "private_ip_to_ping": {"type": "str"},
+    }},
+    "preshared_secret": {"type": "str", "no_log": True},
+    "cluster_pod_subnet": {"type": "str", "default": "172.30.0.0/16"},
+    "cluster_service_subnet": {"type": "str", "default": "172.21.0.0/16"},
+    "enable_pod_snat": {"type": "bool", "default": False},
+    "enable_service_source_ip": {"type": "bool", "default": False},
+    "load_balancer_ip": {"type": "str"},
+    "private": {"type": "bool", "default": False},
+    "provider": {"type": "str", "default": "ibm", "choices": list(strongswan.PROVIDER_ANNOTATIONS)},
+    "node_selector": {"type": "dict", "default": {"dedicated": "edge"}},
+    "tolerations": {"type": "list", "elements": "dict", "default": [
+        {"key": "dedicated", "operator": "Equal", "value": "edge", "effect": "NoSchedule"},
+        {"key": "dedicated", "operator": "Equal", "value": "edge", "effect": "NoExecute"}]},
+    "privileged": {"type": "bool", "default": False},
+    "logging": {"type": "dict", "default": {"ike": 2, "knl": 2, "cfg": 1}},
+    "force": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 120},
+}
+
+
+def describe(obj: dict, changed: bool) -> dict:
+    return {"kind": obj["kind"], "namespace": obj["metadata"].get("namespace", ""),
+            "name": obj["metadata"]["name"], "changed": changed}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           required_if=[("state", "present", ("remote", "preshared_secret"))])
+    params = module.params
+    try:
+        if params["state"] == "present":
+            errors = strongswan.validate(params)
+            if errors:
+                module.fail_json(msg="invalid VPN settings: " + "; ".join(errors))
+        kube = connect(params, agent="secure_cluster/strongswan_vpn")
+        if params["state"] == "absent":
+            # Delete the namespaced objects first; the namespace (if ours) last.
+            gone = delete_objects(kube, list(reversed(strongswan.object_refs(params))), module.check_mode,
+                                  params["wait_timeout"])
+            module.exit_json(changed=bool(gone), objects=[describe(o, True) for o in gone],
+                             api_calls={"reads": kube.reads, "writes": kube.writes})
+        results = [(obj, apply_object(kube, obj, module.check_mode, "secure_cluster"))
+                   for obj in strongswan.objects(params)]
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    for weak in strongswan.weak_algorithms(params):
+        module.warn(f"proposal uses the weak algorithm '{weak}'")
+    changed = [(obj, r) for obj, r in results if r["changed"]]
+    result = {
+        "changed": bool(changed),
+        "objects": [describe(obj, r["changed"]) for obj, r in results],
+        "ipsec_conf": strongswan.render_ipsec_conf(params),
+        "warnings_weak_algorithms": strongswan.weak_algorithms(params),
+        "api_calls": {"reads": kube.reads, "writes": kube.writes},
+    }
+    if module._diff:
+        result["diff"] = {
+            "before": {f"{o['kind']}/{o['metadata']['name']}": strongswan.mask(r["before"]) for o, r in changed},
+            "after": {f"{o['kind']}/{o['metadata']['name']}": strongswan.mask(r["after"]) for o, r in changed},
+        }
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
