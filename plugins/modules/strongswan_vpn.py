@@ -282,7 +282,7 @@ ARGUMENT_SPEC = {
     "enable_service_source_ip": {"type": "bool", "default": False},
     "load_balancer_ip": {"type": "str"},
     "private": {"type": "bool", "default": False},
-    "provider": {"type": "str", "default": "ibm", "choices": list(strongswan.PROVIDER_ANNOTATIONS)},
+    "provider": {"type": "str", "default": "ibm", "choices": list(strongswan.PROVIDERS)},
     "node_selector": {"type": "dict", "default": {"dedicated": "edge"}},
     "tolerations": {"type": "list", "elements": "dict", "default": [
         {"key": "dedicated", "operator": "Equal", "value": "edge", "effect": "NoSchedule"},
