@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 
 from ansible.module_utils.basic import env_fallback
@@ -159,20 +160,24 @@ class Kube:
         self.backoff = backoff
         self.reads = 0
         self.writes = 0
+        self._lock = threading.Lock()
 
     def request(self, method: str, path: str, body=None, query: dict | None = None,
-                patch_type: str | None = None):
+                patch_type: str | None = None, retry_conflict: bool = True):
         """Send one request; returns the decoded JSON body.
 
-        Retries 429 (honouring Retry-After), 5xx and 409 Conflict with bounded exponential backoff.
+        Retries 429 (honouring Retry-After), 5xx and 409 Conflict with bounded exponential backoff. A request
+        guarded by a resourceVersion conflicts again when resent, so its caller passes retry_conflict=False
+        and re-reads instead.
         """
         headers = {"Accept": "application/json", "Content-Type": PATCH_TYPES.get(patch_type, "application/json")}
         query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
         for attempt in range(self.retries):
-            if method in WRITE_METHODS:
-                self.writes += 1
-            else:
-                self.reads += 1
+            with self._lock:
+                if method in WRITE_METHODS:
+                    self.writes += 1
+                else:
+                    self.reads += 1
             try:
                 data = self._send(method, path, query_params, headers, body)
                 return json.loads(data) if data else {}
@@ -181,7 +186,7 @@ class Kube:
                     raise KubeError(f"cannot reach the Kubernetes API server at {self.host}: "
                                     f"{_describe_connection_error(exc)}") from None
                 status, reason, message = self._api_error(exc)
-                retryable = status in RETRY_STATUS or (status == 409 and reason == "Conflict")
+                retryable = status in RETRY_STATUS or (retry_conflict and status == 409 and reason == "Conflict")
                 if not retryable or attempt == self.retries - 1:
                     raise KubeError(f"{method} {path} on {self.host}: HTTP {status} {reason}: {message}",
                                     status=status, reason=reason) from None
@@ -234,8 +239,10 @@ class Kube:
                 return None
             raise
 
-    def patch(self, path: str, body, patch_type: str = "merge", query: dict | None = None):
-        return self.request("PATCH", path, body=body, patch_type=patch_type, query=query)
+    def patch(self, path: str, body, patch_type: str = "merge", query: dict | None = None,
+              retry_conflict: bool = True):
+        return self.request("PATCH", path, body=body, patch_type=patch_type, query=query,
+                            retry_conflict=retry_conflict)
 
     def cluster_matches(self, expected: str) -> bool:
         """Is this the cluster the inventory names: its API server URL, kube-system UID or IKS cluster ID?"""

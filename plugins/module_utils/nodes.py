@@ -10,6 +10,7 @@ are never touched.
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
@@ -20,6 +21,8 @@ EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Taints that keep ordinary pods away from a node; PreferNoSchedule is only a preference.
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
 CONFLICT_RETRIES = 3
+# Node PATCHes in flight at once: enough to hide latency, few enough to be gentle with the API server.
+PARALLEL_PATCHES = 8
 
 
 class PlanError(ValueError):
@@ -391,26 +394,35 @@ def patch_body(change: NodeChange) -> dict:
 
 
 def apply(kube, result: Plan, params: dict, taints: list[dict]) -> None:
-    """PATCH each node that changes. On a conflict (someone else changed the node since the LIST) the node
-    is read again and re-planned, a bounded number of times."""
-    for change in result.to_patch:
-        for attempt in range(CONFLICT_RETRIES + 1):
-            try:
-                kube.patch(f"/api/v1/nodes/{change.name}", patch_body(change))
-                break
-            except KubeError as exc:
-                if exc.status != 409 or attempt == CONFLICT_RETRIES:
-                    raise
-                fresh = kube.get(f"/api/v1/nodes/{change.name}")
-                view = node_view(fresh)
-                change.before = view
-                change.resource_version = fresh["metadata"]["resourceVersion"]
-                if change.selected and params["state"] == "present":
-                    change.after = with_edge(view, params.get("labels") or {}, taints)
-                else:
-                    change.after = without_edge(view, params.get("labels") or {}, taints)
-                if not change.changed:
-                    break
+    """PATCH every node that changes, several at a time (each node is one independent request)."""
+    changes = result.to_patch
+    if not changes:
+        return
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_PATCHES, len(changes))) as pool:
+        for future in [pool.submit(patch_node, kube, change, params, taints) for change in changes]:
+            future.result()
+
+
+def patch_node(kube, change: NodeChange, params: dict, taints: list[dict]) -> None:
+    """PATCH one node. On a conflict (someone changed the node since the LIST) read it again and re-plan,
+    a bounded number of times."""
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            kube.patch(f"/api/v1/nodes/{change.name}", patch_body(change), retry_conflict=False)
+            return
+        except KubeError as exc:
+            if exc.status != 409 or attempt == CONFLICT_RETRIES:
+                raise
+        fresh = kube.get(f"/api/v1/nodes/{change.name}")
+        change.before = node_view(fresh)
+        change.resource_version = fresh["metadata"]["resourceVersion"]
+        labels = params.get("labels") or {}
+        if change.selected and params["state"] == "present":
+            change.after = with_edge(change.before, labels, taints)
+        else:
+            change.after = without_edge(change.before, labels, taints)
+        if not change.changed:
+            return
 
 
 def run(kube, params: dict, check_mode: bool) -> dict:
