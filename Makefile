@@ -13,7 +13,7 @@ COLLECTION := $(CURDIR)/.build/ansible_collections/containers_workload/secure_cl
 SANITY_TREE := $(CURDIR)/.build/sanity/ansible_collections/containers_workload/secure_cluster
 DEMO_CLUSTER ?= demo
 
-.PHONY: help venv deps binaries collection lint sanity unit molecule integration test demo demo-down build clean
+.PHONY: help venv deps binaries collection lint sanity unit molecule integration test bench demo demo-down build clean
 
 help:
 	@echo "make test   lint, sanity, unit, molecule and integration tests (sets everything up)"
@@ -55,7 +55,7 @@ lint: collection
 
 # ansible-test wants a git repository at .../ansible_collections/NS/NAME: it gets a fresh copy.
 sanity: collection
-	tests/sanity $(SANITY_TREE)
+	tests/run-sanity $(SANITY_TREE)
 
 unit: collection
 	python -m pytest -q tests/unit
@@ -67,6 +67,10 @@ integration: collection binaries
 	python -m pytest -q tests/integration
 
 test: lint sanity unit molecule integration
+
+# Benchmarks print ratios against what users would otherwise run; not part of `make test`.
+bench: collection binaries
+	python tests/bench/edge_nodes
 
 build: collection
 	ansible-galaxy collection build --force --output-path $(CURDIR)/.build

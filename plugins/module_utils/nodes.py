@@ -194,7 +194,7 @@ def pick_per_zone(nodes: dict[str, dict], requirements, count: int, labels: dict
         if requirements is not None and not selector_matches(requirements, view["labels"]):
             continue
         by_zone.setdefault(zone_of(view["labels"]), []).append((not is_edge(view, labels, taints), name))
-    return {name for candidates in by_zone.values() for _, name in sorted(candidates)[:count]}
+    return {candidate[1] for candidates in by_zone.values() for candidate in sorted(candidates)[:count]}
 
 
 def plan(nodes: list[dict], params: dict, taints: list[dict]) -> Plan:

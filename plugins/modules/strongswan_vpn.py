@@ -253,7 +253,7 @@ ARGUMENT_SPEC = {
     "create_namespace": {"type": "bool", "default": True},
     "image": {"type": "str", "default": "docker.io/strongx509/strongswan:5.9.14"},
     "ipsec": {"type": "dict", "default": {}, "options": {
-        "keyexchange": {"type": "str", "default": "ikev2"},
+        "keyexchange": {"type": "str", "default": "ikev2", "no_log": False},
         "ike": {"type": "str", "default": ""},
         "esp": {"type": "str", "default": ""},
         "auto": {"type": "str", "default": "add"},
@@ -262,7 +262,7 @@ ARGUMENT_SPEC = {
         "ikelifetime": {"type": "str", "default": "3h"},
         "lifetime": {"type": "str", "default": "1h"},
         "margintime": {"type": "str", "default": "9m"},
-        "keyingtries": {"type": "str", "default": "%forever"},
+        "keyingtries": {"type": "str", "default": "%forever", "no_log": False},
         "additional_options": {"type": "dict", "default": {}},
     }},
     "local": {"type": "dict", "default": {}, "options": {

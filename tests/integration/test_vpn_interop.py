@@ -94,7 +94,7 @@ class Side:
             pid = self.pids().get(comm)
             if pid:
                 os.kill(pid, signal.SIGTERM)
-                for _ in range(50):
+                for unused in range(50):
                     if not Path(f"/proc/{pid}").exists():
                         break
                     time.sleep(0.1)

@@ -58,7 +58,7 @@ def test_transient_5xx_is_retried_until_it_succeeds(server):
     kube = kube_for(server)
     assert kube.get("/api/v1/nodes") == {"kind": "NodeList"}
     assert kube.reads == 3
-    assert [ua for _, _, ua in server.seen] == ["secure_cluster/test"] * 3
+    assert [seen[2] for seen in server.seen] == ["secure_cluster/test"] * 3
 
 
 def test_conflict_is_retried(server):
