@@ -33,7 +33,6 @@ import profiles
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CLUSTERS = Path(os.environ.get("SECURE_CLUSTER_CLUSTERS_DIR", REPO / ".clusters"))
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 # The settings a cluster gets from its profile: pod and service ranges match what the provider uses.
 NETWORKS = {
     "iks": {"pods": "172.30.0.0/16", "services": "172.21.0.0/16"},
@@ -288,6 +287,8 @@ def up(name: str, nodes: int, profile: str) -> Path:
                 api.create_status(obj)
         wait_for(f"{nodes} nodes Ready", lambda: ready_nodes(api) >= nodes)
         wait_for("the default ServiceAccount", lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default"))
+        if profile == "iks":
+            start_iks_api(cluster_dir, state)
         write_env(cluster_dir, state, profile, bins)
         state["ready"] = True
         save_state(cluster_dir, state)
@@ -366,6 +367,19 @@ def start_control_plane(cluster_dir: Path, state: dict, bins: dict, etcd_client:
         "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
         "--cidr", networks["pods"].replace(".0/", ".1/", 1), "--node-ip", "127.0.0.1",
     ])
+
+
+def start_iks_api(cluster_dir: Path, state: dict) -> None:
+    """The IBM Cloud API emulator (tests/iks_api), driving this cluster's ALB Deployments."""
+    port_file = cluster_dir / "iks-api.port"
+    state["iks_api_key"] = "emulated-" + hashlib.sha256(os.urandom(16)).hexdigest()[:32]
+    start_process(cluster_dir, state, "iks-api", [
+        sys.executable, str(REPO / "tests" / "iks_api" / "server.py"), "--cluster-dir", str(cluster_dir),
+        "--server", state["server"], "--cluster-id", state["cluster_id"], "--cluster-name", state["name"],
+        "--api-key", state["iks_api_key"], "--port-file", str(port_file)])
+    wait_for("the IKS API emulator", port_file.exists, timeout=30)
+    state["iks_api_url"] = f"http://127.0.0.1:{port_file.read_text().strip()}"
+    save_state(cluster_dir, state)
 
 
 def install_crds(api: Api, crd_dir: Path) -> None:

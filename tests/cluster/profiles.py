@@ -28,11 +28,12 @@ def objects(profile: str, cluster_id: str, count: int) -> list[dict]:
 def extra_env(profile: str, cluster_dir: Path, state: dict) -> dict[str, str]:
     """Exports a profile adds to ``.clusters/NAME/env``.
 
-    The IKS API emulator (tests/iks_api) plugs in here: it adds IKS_API_URL, IKS_CLUSTER and
-    IBMCLOUD_API_KEY once it exists.
+    Profile iks adds the IKS API emulator (tests/iks_api): its URL, the cluster it knows and the API key
+    it accepts.
     """
     if profile == "iks":
-        return {"IKS_CLUSTER_ID": state["cluster_id"]}
+        return {"IKS_CLUSTER_ID": state["cluster_id"], "IKS_CLUSTER": state["name"],
+                "IKS_API_URL": state["iks_api_url"], "IBMCLOUD_API_KEY": state["iks_api_key"]}
     return {}
 
 

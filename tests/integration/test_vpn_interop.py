@@ -202,7 +202,9 @@ def start_both(cluster, onprem, cluster_conf, onprem_conf):
     # The responder first, so the initiator's first attempt finds it.
     responder, initiator = (onprem, cluster) if "auto=start" in cluster_conf[0] else (cluster, onprem)
     responder.start()
-    assert wait_for(lambda: "charon" in responder.pids(), 10), responder.log_text()
+    # Wait until the responder has loaded its connection, or it answers "no IKE config found".
+    assert wait_for(lambda: re.search(r"^\s*(to-cloud|k8s-conn):", responder.ipsec("statusall"), re.M), 15), \
+        responder.log_text()[-2000:]
     initiator.start()
 
 
@@ -251,14 +253,15 @@ def test_a_wrong_psk_fails_authentication(iks_cluster, network):
 
 
 @pytest.mark.usefixtures("strongswan_installed")
-def test_mismatched_proposals_fail_with_no_proposal_chosen(iks_cluster, network):
+def test_mismatched_proposals_fail_with_no_acceptable_proposal(iks_cluster, network):
     cluster, onprem = network
     psk = secrets.token_urlsafe(32)
     start_both(cluster, onprem,
                cluster_side_config(iks_cluster, psk, ipsec={"auto": "start"}, remote={"gateway": ONPREM_GW}),
                onprem_config(psk, auto="add", ike="aes128-sha1-modp1536!"))
-    reason = wait_for(lambda: re.search(r"NO_PROPOSAL_CHOSEN|no acceptable proposal found",
-                                        cluster.log_text() + onprem.log_text()), 20)
-    assert reason, onprem.log_text()[-3000:]
-    print(f"failure reason: {reason.group(0)}")
+    assert wait_for(lambda: "received proposals unacceptable" in onprem.log_text(), 20), onprem.log_text()[-3000:]
+    received = re.search(r"received proposals: (.*)", onprem.log_text()).group(1)
+    configured = re.search(r"configured proposals: (.*)", onprem.log_text()).group(1)
+    assert "AES_CBC_256/HMAC_SHA2_256_128" in received and "AES_CBC_128/HMAC_SHA1_96" in configured
+    print(f"failure reason: received {received}; configured {configured}; received proposals unacceptable")
     assert not established(cluster)

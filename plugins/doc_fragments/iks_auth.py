@@ -1,0 +1,43 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Options of the IBM Cloud Kubernetes Service API (backend iks)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  ibmcloud_api_key:
+    description:
+      - IBM Cloud API key, exchanged for an IAM token (refreshed before it expires). Never logged or returned.
+      - Falls back to E(IC_API_KEY), then E(IBMCLOUD_API_KEY).
+    type: str
+  cluster:
+    description:
+      - Name or ID of the IKS cluster. Falls back to E(IKS_CLUSTER).
+    type: str
+  region:
+    description: Region sent as C(X-Region). Falls back to E(IC_REGION) / E(IBMCLOUD_REGION).
+    type: str
+  resource_group:
+    description: Resource group ID sent as C(X-Auth-Resource-Group). Falls back to E(IC_RESOURCE_GROUP).
+    type: str
+  iks_endpoint:
+    description:
+      - C(public) (containers.cloud.ibm.com), C(private) (the private service endpoint), or a URL
+        (for example a test emulator, which then also serves IAM). Falls back to E(IKS_API_URL).
+    type: str
+    default: public
+  iam_endpoint:
+    description: IAM base URL, when it differs from what O(iks_endpoint) implies.
+    type: str
+  platform:
+    description: C(classic) uses the v1 ALB API, C(vpc) the v2 one.
+    type: str
+    choices: [classic, vpc]
+    default: classic
+notes:
+  - HTTP 429 (honouring Retry-After, at most 30 s) and 5xx answers are retried up to 5 times with
+    exponential backoff; an expired token is refreshed once.
+"""

@@ -1,0 +1,167 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Application load balancers (ALBs): list, enable, disable, wait, with the lock-out guard.
+
+Two backends behind one shape ``{id, type, zone, enabled, state, status, instances}``:
+``iks`` (IBM Cloud Kubernetes Service API) and ``kubernetes`` (an ALB is an ingress-controller Deployment;
+enable scales it to ``replicas``, disable to 0).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import iks
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
+    SelectorError, parse_selector)
+
+ALB_ID = re.compile(r"^(public|private)-[a-z0-9]+-alb[0-9]+$")
+TYPE_LABEL = "ingress.cloud.ibm.com/alb-type"
+ZONE_LABELS = ("ingress.cloud.ibm.com/zone", "topology.kubernetes.io/zone")
+
+
+class AlbError(Exception):
+    """A request that cannot be carried out (bad input, guard, timeout); the message says why."""
+
+
+class IksBackend:
+    def __init__(self, params: dict):
+        self.cluster, self.platform = params["cluster"], params["platform"]
+        if not self.cluster:
+            raise AlbError("backend iks needs 'cluster' (name or ID), or IKS_CLUSTER")
+        self.client = iks.IksClient(params["ibmcloud_api_key"], params["iks_endpoint"], params.get("iam_endpoint"),
+                                    params.get("region"), params.get("resource_group"))
+
+    def list(self) -> list[dict]:
+        return [{"id": a["albID"], "type": a.get("albType", ""), "zone": a.get("zone", ""),
+                 "enabled": bool(a.get("enable")), "state": a.get("state", ""), "status": a.get("status", ""),
+                 "instances": int(a.get("numOfInstances") or 0)}
+                for a in iks.list_albs(self.client, self.cluster, self.platform)]
+
+    def set(self, alb: dict, enable: bool, replicas: int | None) -> None:
+        iks.set_alb(self.client, self.cluster, self.platform, alb["id"], enable, replicas)
+
+    def calls(self) -> dict:
+        return {"reads": self.client.reads, "writes": self.client.writes}
+
+
+class KubernetesBackend:
+    def __init__(self, kube, params: dict):
+        self.kube, self.namespace = kube, params["namespace"]
+        self.selector = params["alb_selector"]
+
+    def list(self) -> list[dict]:
+        deployments = self.kube.get(f"/apis/apps/v1/namespaces/{self.namespace}/deployments",
+                                    {"labelSelector": self.selector})["items"]
+        return [self.describe(d) for d in deployments]
+
+    @staticmethod
+    def describe(deployment: dict) -> dict:
+        labels = deployment["metadata"].get("labels") or {}
+        name = deployment["metadata"]["name"]
+        wanted = deployment["spec"].get("replicas") or 0
+        status = deployment.get("status") or {}
+        ready, current = status.get("readyReplicas") or 0, status.get("replicas") or 0
+        if wanted == 0:
+            state = "disabled" if current == 0 else "pending"
+        else:
+            state = "enabled" if ready >= wanted and current == wanted else "pending"
+        health = {"enabled": "healthy", "disabled": "disabled"}.get(state, "pending")
+        return {"id": name, "type": labels.get(TYPE_LABEL) or name.split("-", 1)[0],
+                "zone": next((labels[k] for k in ZONE_LABELS if labels.get(k)), ""),
+                "enabled": wanted > 0, "state": state, "status": health, "instances": wanted}
+
+    def set(self, alb: dict, enable: bool, replicas: int | None) -> None:
+        count = (replicas or alb["instances"] or 2) if enable else 0
+        self.kube.patch(f"/apis/apps/v1/namespaces/{self.namespace}/deployments/{alb['id']}",
+                        {"spec": {"replicas": count}})
+
+    def calls(self) -> dict:
+        return {"reads": self.kube.reads, "writes": self.kube.writes}
+
+
+def validate(params: dict) -> None:
+    """Check the request before any call."""
+    errors = []
+    for alb_id in params.get("alb_ids") or []:
+        if params["backend"] == "iks" and not ALB_ID.match(alb_id):
+            errors.append(f"ALB ID '{alb_id}' does not look like an IKS ALB ID such as "
+                          f"'private-cr1a2b3c4d5e6f-alb1'")
+    if params.get("state") in ("enabled", "disabled") and not params.get("alb_ids") and not params.get("type"):
+        errors.append("choose the ALBs with 'alb_ids' or 'type' (public/private, optionally with 'zone')")
+    if params["backend"] == "kubernetes":
+        try:
+            parse_selector(params["alb_selector"])
+        except SelectorError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise AlbError("; ".join(errors))
+
+
+def select(albs: list[dict], params: dict) -> list[dict]:
+    """The ALBs the request names: by ID (unknown IDs are an error) or by type and zone."""
+    by_id = {a["id"]: a for a in albs}
+    if params.get("alb_ids"):
+        unknown = [i for i in params["alb_ids"] if i not in by_id]
+        if unknown:
+            raise AlbError(f"unknown ALB ID(s) {', '.join(unknown)}; the cluster has: {', '.join(sorted(by_id)) or 'none'}")
+        return [by_id[i] for i in params["alb_ids"]]
+    return [a for a in albs if (not params.get("type") or a["type"] == params["type"])
+            and (not params.get("zone") or a["zone"] == params["zone"])]
+
+
+def check_last_enabled(albs: list[dict], targets: list[dict], enable: bool, force: bool) -> None:
+    if enable or force:
+        return
+    remaining = [a for a in albs if a["enabled"] and a["id"] not in {t["id"] for t in targets}]
+    if not remaining:
+        raise AlbError(f"refusing to disable {', '.join(t['id'] for t in targets)}: no other ALB is enabled, so the "
+                       f"cluster's Ingress traffic would stop; enable another ALB first or set force=true")
+
+
+def reached(alb: dict, enable: bool) -> bool:
+    if enable:
+        return alb["enabled"] and alb["state"] == "enabled" and alb["status"] in ("healthy", "")
+    return not alb["enabled"] and alb["state"] == "disabled"
+
+
+def wait(backend, ids: set[str], enable: bool, timeout: float, interval: float) -> list[dict]:
+    """Poll until every ALB in ``ids`` reached the desired state; the ALBs as last seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        albs = backend.list()
+        pending = [a for a in albs if a["id"] in ids and not reached(a, enable)]
+        if not pending:
+            return albs
+        if time.monotonic() > deadline:
+            raise AlbError("timed out after %ds waiting for %s to be %s: %s" % (
+                timeout, ", ".join(sorted(ids)), "enabled and healthy" if enable else "disabled",
+                "; ".join(f"{a['id']} state={a['state']} status={a['status']}" for a in pending)))
+        time.sleep(interval)
+
+
+def run(backend, params: dict, check_mode: bool) -> dict:
+    """List, select, guard, change what differs, wait. Returns the module result."""
+    albs = backend.list()
+    if params["state"] == "info":
+        return {"changed": False, "albs": select(albs, params) if params.get("alb_ids") or params.get("type")
+                else albs}
+    enable = params["state"] == "enabled"
+    targets = select(albs, params)
+    if not targets:
+        raise AlbError(f"no {params.get('type') or ''} ALB{' in zone ' + params['zone'] if params.get('zone') else ''} "
+                       f"found; the cluster has: {', '.join(a['id'] for a in albs) or 'none'}")
+    check_last_enabled(albs, targets, enable, params.get("force", False))
+    to_change = [a for a in targets if a["enabled"] != enable or (
+        enable and params.get("replicas") and a["instances"] != params["replicas"])]
+    if not check_mode:
+        for alb in to_change:
+            backend.set(alb, enable, params.get("replicas"))
+        if params.get("wait"):
+            albs = wait(backend, {a["id"] for a in targets}, enable, params["wait_timeout"], params["poll_interval"])
+    before = {a["id"]: {k: a[k] for k in ("enabled", "state", "status")} for a in to_change}
+    after = {a["id"]: {"enabled": enable, "state": "enabled" if enable else "disabled",
+                       "status": "healthy" if enable else "disabled"} for a in to_change}
+    return {"changed": bool(to_change), "changed_albs": [a["id"] for a in to_change], "albs": albs,
+            "diff": {"before": before, "after": after}}

@@ -1,0 +1,177 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""IBM Cloud IAM tokens and the IBM Cloud Kubernetes Service ALB API (classic v1, VPC v2).
+
+Hand-written on Ansible's own HTTP client rather than on ibm-cloud-sdk-core: that package requires
+python-dateutil < 3 while the kubernetes client this collection needs requires python-dateutil >= 3, so the
+two cannot be installed together.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+
+from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.urls import Request
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+
+ENDPOINTS = {
+    "public": ("https://containers.cloud.ibm.com/global", "https://iam.cloud.ibm.com"),
+    "private": ("https://private.containers.cloud.ibm.com/global", "https://private.iam.cloud.ibm.com"),
+}
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 30.0
+# Refresh a token this long before it expires, so a request never carries one that lapses on the way.
+TOKEN_MARGIN = 120
+
+IKS_ARG_SPEC = {
+    "ibmcloud_api_key": {"type": "str", "no_log": True,
+                         "fallback": (env_fallback, ["IC_API_KEY", "IBMCLOUD_API_KEY"])},
+    "cluster": {"type": "str", "fallback": (env_fallback, ["IKS_CLUSTER"])},
+    "region": {"type": "str", "fallback": (env_fallback, ["IC_REGION", "IBMCLOUD_REGION"])},
+    "resource_group": {"type": "str", "fallback": (env_fallback, ["IC_RESOURCE_GROUP", "IBMCLOUD_RESOURCE_GROUP"])},
+    "iks_endpoint": {"type": "str", "default": "public", "fallback": (env_fallback, ["IKS_API_URL"])},
+    "iam_endpoint": {"type": "str"},
+    "platform": {"type": "str", "choices": ["classic", "vpc"], "default": "classic"},
+}
+
+
+class IksError(Exception):
+    """A failed IBM Cloud call, with a message that names the cluster or ALB and the cause."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def endpoints(endpoint: str, iam_endpoint: str | None) -> tuple[str, str]:
+    """(IKS API base URL, IAM base URL) for 'public', 'private' or a URL (a test URL serves both)."""
+    if endpoint in ENDPOINTS:
+        api, iam = ENDPOINTS[endpoint]
+    elif endpoint.startswith(("https://", "http://")):
+        api, iam = endpoint.rstrip("/"), endpoint.rstrip("/")
+    else:
+        raise IksError(f"endpoint '{endpoint}' is not 'public', 'private' or an http(s) URL")
+    return api, (iam_endpoint or iam).rstrip("/")
+
+
+class IksClient:
+    """IKS API calls with an IAM token that is fetched, refreshed and never shown."""
+
+    def __init__(self, api_key: str, endpoint: str = "public", iam_endpoint: str | None = None,
+                 region: str | None = None, resource_group: str | None = None, retries: int = 5,
+                 backoff: float = 1.0, timeout: float = 30.0):
+        if not api_key:
+            raise IksError("an IBM Cloud API key is required: set 'ibmcloud_api_key' or IC_API_KEY / IBMCLOUD_API_KEY")
+        self.api_url, self.iam_url = endpoints(endpoint, iam_endpoint)
+        self._api_key = api_key
+        self.region, self.resource_group = region, resource_group
+        self.retries, self.backoff, self.timeout = retries, backoff, timeout
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self.reads = 0
+        self.writes = 0
+
+    def _http(self, method: str, url: str, data: bytes | None, headers: dict) -> tuple[int, dict, bytes]:
+        try:
+            response = Request().open(method, url, data=data, headers=headers, timeout=self.timeout)
+            return response.getcode(), dict(response.headers), response.read()
+        except HTTPError as exc:
+            return exc.code, dict(exc.headers or {}), exc.read() or b""
+        except URLError as exc:
+            raise IksError(f"cannot reach the IBM Cloud API at {url.split('?')[0]}: {exc.reason}") from None
+
+    def token(self, force: bool = False) -> str:
+        """A valid IAM access token, fetched again when it is about to expire (or when forced)."""
+        if force or not self._token or time.time() > self._token_expires - TOKEN_MARGIN:
+            body = urllib.parse.urlencode({"grant_type": "urn:ibm:params:oauth:grant-type:apikey",
+                                           "apikey": self._api_key}).encode()
+            status, headers, raw = self._retrying("POST", f"{self.iam_url}/identity/token", body, {
+                "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}, counted=False)
+            data = _json(raw)
+            if status != 200 or "access_token" not in data:
+                raise IksError(f"IBM Cloud IAM refused the API key (HTTP {status}): "
+                               f"{data.get('errorMessage') or data.get('message') or 'no detail'}", status)
+            self._token = data["access_token"]
+            self._token_expires = time.time() + float(data.get("expires_in") or 3600)
+        return self._token
+
+    def _retrying(self, method: str, url: str, data, headers: dict, counted: bool = True) -> tuple[int, dict, bytes]:
+        """Send with retries on 429/5xx. Counts reads and writes of the IKS API (token requests are neither)."""
+        for attempt in range(self.retries):
+            if counted and method == "GET":
+                self.reads += 1
+            elif counted:
+                self.writes += 1
+            status, response_headers, raw = self._http(method, url, data, headers)
+            if status not in RETRY_STATUS or attempt == self.retries - 1:
+                return status, response_headers, raw
+            retry_after = response_headers.get("Retry-After") or response_headers.get("retry-after")
+            delay = float(retry_after) if retry_after and str(retry_after).isdigit() else self.backoff * 2 ** attempt
+            time.sleep(min(delay, MAX_RETRY_AFTER))
+        raise AssertionError("unreachable")
+
+    def request(self, method: str, path: str, body: dict | None = None, what: str = ""):
+        """Call the IKS API; returns decoded JSON (None for empty bodies). ``what`` names the object for errors."""
+        url = f"{self.api_url}{path}"
+        data = json.dumps(body).encode() if body is not None else None
+        for refreshed in (False, True):
+            headers = {"Authorization": f"Bearer {self.token(force=refreshed)}", "Accept": "application/json",
+                       "Content-Type": "application/json"}
+            if self.region:
+                headers["X-Region"] = self.region
+            if self.resource_group:
+                headers["X-Auth-Resource-Group"] = self.resource_group
+            status, unused, raw = self._retrying(method, url, data, headers)
+            if status != 401 or refreshed:
+                break
+        if 200 <= status < 300:
+            return _json(raw) if raw else None
+        detail = _json(raw)
+        description = detail.get("description") or detail.get("message") or raw.decode(errors="replace")[:200]
+        incident = f" (incident {detail['incidentID']})" if detail.get("incidentID") else ""
+        if status == 401:
+            raise IksError(f"IBM Cloud rejected the token for {what} (HTTP 401): {description}{incident}", status)
+        if status == 403:
+            raise IksError(f"not authorized for {what} (HTTP 403): {description}{incident}; the API key needs the "
+                           f"Operator or Administrator platform role on the cluster", status)
+        if status == 404:
+            raise IksError(f"{what} was not found (HTTP 404): {description}{incident}", status)
+        raise IksError(f"{method} {path} for {what} failed with HTTP {status} after {self.retries} attempt(s): "
+                       f"{description}{incident}", status)
+
+
+def _json(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, (dict, list)) else {}
+
+
+def list_albs(client: IksClient, cluster: str, platform: str) -> list[dict]:
+    """The cluster's ALBs as IBM returns them."""
+    if platform == "vpc":
+        result = client.request("GET", f"/v2/alb/getClusterAlbs?cluster={urllib.parse.quote(cluster)}",
+                                what=f"cluster '{cluster}'")
+        return result if isinstance(result, list) else (result or {}).get("alb", [])
+    result = client.request("GET", f"/v1/alb/clusters/{urllib.parse.quote(cluster)}", what=f"cluster '{cluster}'")
+    return (result or {}).get("alb") or []
+
+
+def set_alb(client: IksClient, cluster: str, platform: str, alb_id: str, enable: bool,
+            instances: int | None = None) -> None:
+    """Enable or disable one ALB (asynchronous on IBM's side: poll list_albs for the result)."""
+    what = f"ALB '{alb_id}' of cluster '{cluster}'"
+    if platform == "vpc":
+        action = "enableAlb" if enable else "disableAlb"
+        client.request("POST", f"/v2/alb/vpc/{action}", {"cluster": cluster, "albID": alb_id}, what=what)
+    elif enable:
+        body = {"albID": alb_id, "enable": True}
+        if instances:
+            body["numOfInstances"] = str(instances)
+        client.request("POST", "/v1/alb/albs", body, what=what)
+    else:
+        client.request("DELETE", f"/v1/alb/albs/{urllib.parse.quote(alb_id)}", what=what)

@@ -1,0 +1,132 @@
+#!/usr/bin/python
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: alb
+short_description: Enable or disable application load balancers (ALBs)
+version_added: 0.1.0
+description:
+  - Enables or disables the cluster's ALBs, chosen by ID or by type (public/private) and zone, and waits until
+    each has reached the desired state (enabled and healthy, or disabled).
+  - Backend C(iks) uses the IBM Cloud Kubernetes Service API (classic v1 or VPC v2). Backend C(kubernetes) treats
+    an ALB as an ingress-controller Deployment; enable scales it to O(replicas), disable to 0.
+  - Refuses to disable the last enabled ALB unless O(force).
+author:
+  - secure_cluster maintainers (@containers-workload)
+options:
+  backend:
+    description: Where ALBs are managed.
+    type: str
+    choices: [iks, kubernetes]
+    default: iks
+  state:
+    description: Desired state of the chosen ALBs.
+    type: str
+    choices: [enabled, disabled]
+    required: true
+  alb_ids:
+    description: IDs of the ALBs (backend kubernetes, Deployment names), for example C(private-cr1a2b3c-alb1).
+    type: list
+    elements: str
+  type:
+    description: Choose all ALBs of this type (with O(zone), of that zone).
+    type: str
+    choices: [public, private]
+  zone:
+    description: With O(type), only ALBs of this zone.
+    type: str
+  replicas:
+    description: Number of ALB instances when enabling (IKS C(numOfInstances), classic only).
+    type: int
+  force:
+    description: Allow disabling the last enabled ALB.
+    type: bool
+    default: false
+  wait:
+    description: Wait until the ALBs have reached the desired state.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait; exceeding it fails with each pending ALB's state and status.
+    type: int
+    default: 600
+  poll_interval:
+    description: Seconds between status checks while waiting.
+    type: float
+    default: 5
+  namespace:
+    description: Backend kubernetes, the namespace of the ingress-controller Deployments.
+    type: str
+    default: kube-system
+  alb_selector:
+    description: Backend kubernetes, the label selector of the ingress-controller Deployments.
+    type: str
+    default: ingress.cloud.ibm.com/alb-id
+extends_documentation_fragment:
+  - containers_workload.secure_cluster.iks_auth
+  - containers_workload.secure_cluster.kube_auth
+  - containers_workload.secure_cluster.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Enable the private ALB and wait until it is healthy
+  containers_workload.secure_cluster.alb:
+    type: private
+    state: enabled
+    cluster: mycluster
+
+- name: Then disable the public ALB
+  containers_workload.secure_cluster.alb:
+    type: public
+    state: disabled
+    cluster: mycluster
+"""
+
+RETURN = r"""
+albs:
+  description: All ALBs of the cluster as last seen, each with id, type, zone, enabled, state, status, instances.
+  returned: always
+  type: list
+  elements: dict
+changed_albs:
+  description: IDs of the ALBs this run enabled or disabled (would, in check mode).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import alb, iks
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.alb_module import (
+    ALB_ARG_SPEC, make_backend)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ALB_ARG_SPEC, supports_check_mode=True,
+                           mutually_exclusive=[("alb_ids", "type")])
+    try:
+        alb.validate(module.params)
+        backend = make_backend(module.params)
+        result = alb.run(backend, module.params, module.check_mode)
+    except (alb.AlbError, iks.IksError, KubeError) as exc:
+        module.fail_json(msg=str(exc))
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(api_calls=backend.calls(), **result)
+
+
+if __name__ == "__main__":
+    main()

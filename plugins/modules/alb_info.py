@@ -1,0 +1,98 @@
+#!/usr/bin/python
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: alb_info
+short_description: List the cluster's application load balancers (ALBs)
+version_added: 0.1.0
+description:
+  - Lists ALBs with their type, zone, whether they are enabled, their state and health, like
+    C(ibmcloud ks ingress alb ls). Read-only.
+  - Backend C(iks) asks the IBM Cloud Kubernetes Service API; backend C(kubernetes) reads the
+    ingress-controller Deployments.
+author:
+  - secure_cluster maintainers (@containers-workload)
+options:
+  backend:
+    description: Where ALBs are managed.
+    type: str
+    choices: [iks, kubernetes]
+    default: iks
+  alb_ids:
+    description: Only these ALBs.
+    type: list
+    elements: str
+  type:
+    description: Only ALBs of this type.
+    type: str
+    choices: [public, private]
+  zone:
+    description: With O(type), only ALBs of this zone.
+    type: str
+  namespace:
+    description: Backend kubernetes, the namespace of the ingress-controller Deployments.
+    type: str
+    default: kube-system
+  alb_selector:
+    description: Backend kubernetes, the label selector of the ingress-controller Deployments.
+    type: str
+    default: ingress.cloud.ibm.com/alb-id
+extends_documentation_fragment:
+  - containers_workload.secure_cluster.iks_auth
+  - containers_workload.secure_cluster.kube_auth
+  - containers_workload.secure_cluster.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: List the ALBs
+  containers_workload.secure_cluster.alb_info:
+    cluster: mycluster
+  register: albs
+
+- name: Show the enabled ones
+  ansible.builtin.debug:
+    msg: "{{ albs.albs | selectattr('enabled') | map(attribute='id') | list }}"
+"""
+
+RETURN = r"""
+albs:
+  description: The ALBs, each with id, type, zone, enabled, state, status, instances.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {id: private-cr1a2b3c-alb1, type: private, zone: dal10, enabled: false, state: disabled, status: disabled,
+       instances: 2}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import alb, iks
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.alb_module import (
+    INFO_ARG_SPEC, make_backend)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=INFO_ARG_SPEC, supports_check_mode=True,
+                           mutually_exclusive=[("alb_ids", "type")])
+    try:
+        backend = make_backend(module.params)
+        result = alb.run(backend, {**module.params, "state": "info"}, check_mode=True)
+    except (alb.AlbError, iks.IksError, KubeError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(api_calls=backend.calls(), **result)
+
+
+if __name__ == "__main__":
+    main()
