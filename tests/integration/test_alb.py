@@ -148,7 +148,7 @@ def test_the_api_key_never_appears_in_verbose_output(iks_cluster, emulator, tmp_
     playbook.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
         "    - containers_workload.secure_cluster.alb:\n"
-        f"        type: private\n        state: enabled\n        poll_interval: 0.3\n"
+        "        type: private\n        state: enabled\n        poll_interval: 0.3\n"
         "    - containers_workload.secure_cluster.alb_info:\n      register: albs\n"
         "    - ansible.builtin.debug:\n        var: albs\n")
     env = {**os.environ, **iks_cluster.env, "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build")}
