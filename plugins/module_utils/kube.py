@@ -354,3 +354,11 @@ def delete_objects(kube: Kube, objects: list[dict], check_mode: bool, timeout: f
         if waiting:
             time.sleep(interval)
     return present
+
+
+def mask_secrets(obj):
+    """A copy of an object (or a diff side) with the values of a Secret's data replaced."""
+    if isinstance(obj, dict) and obj.get("kind") == "Secret":
+        return {k: ({dk: "********" for dk in v} if k in ("data", "stringData") and isinstance(v, dict) else v)
+                for k, v in obj.items()}
+    return obj

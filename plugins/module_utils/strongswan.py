@@ -14,6 +14,8 @@ import hashlib
 import ipaddress
 import re
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
+
 PLACEHOLDER_PSK = "strongswan-preshared-secret"
 MIN_PSK_LENGTH = 20
 CONNECTION = "k8s-conn"
@@ -34,16 +36,7 @@ DH = {"modp768", "modp1024", "modp1536", "modp2048", "modp3072", "modp4096", "mo
 ESN = {"esn", "noesn"}
 WEAK = {"3des", "md5", "md5_128", "modp768", "modp1024", "des", "null"}
 LIFETIME = re.compile(r"^\d+[smhd]?$")
-IBM_IP_TYPE = "service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type"
-# What makes a LoadBalancer Service private on each provider (public needs no annotation there).
-PRIVATE_ANNOTATIONS = {
-    "aws": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"},
-    "gcp": {"networking.gke.io/load-balancer-type": "Internal"},
-    "azure": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
-    "digitalocean": {},
-    "none": {},
-}
-PROVIDERS = ("ibm", *PRIVATE_ANNOTATIONS)
+PROVIDERS = providers.PROVIDERS
 
 
 class VpnError(ValueError):
@@ -243,12 +236,6 @@ def checksum(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def service_annotations(params: dict) -> dict:
-    if params["provider"] == "ibm":
-        return {IBM_IP_TYPE: "private" if params["private"] else "public"}
-    return dict(PRIVATE_ANNOTATIONS[params["provider"]]) if params["private"] else {}
-
-
 def objects(params: dict) -> list[dict]:
     """The Kubernetes objects of the VPN, in creation order."""
     name, namespace = f"{params['name']}-strongswan", params["namespace"]
@@ -318,7 +305,7 @@ def service(params: dict, meta: dict) -> dict:
         spec["loadBalancerIP"] = params["load_balancer_ip"]
     if params.get("enable_service_source_ip"):
         spec["externalTrafficPolicy"] = "Local"
-    annotations = service_annotations(params)
+    annotations = providers.service_annotations(params["provider"], params["private"])
     metadata = dict(meta)
     if annotations:
         metadata["annotations"] = annotations
