@@ -356,6 +356,9 @@ def start_control_plane(cluster_dir: Path, state: dict, bins: dict, etcd_client:
         "--use-service-account-credentials", "--leader-elect=false", "--secure-port", "0",
         "--controllers", "*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle,-route",
         "--cluster-cidr", networks["pods"], "--service-cluster-ip-range", networks["services"],
+        # kwok renews node leases from one process; on a loaded 2-core machine a renewal can be late, and the
+        # default 50 s grace would taint the node unreachable (NoExecute) and evict its pods mid-test.
+        "--node-monitor-grace-period", "5m",
     ])
     start_process(cluster_dir, state, "kube-scheduler", [
         str(bins["kube-scheduler"]), "--kubeconfig", str(kubeconfig),
