@@ -17,7 +17,7 @@ pods are ready, the ALB reports "enabled"/"disabled". Test control endpoints und
                                      "retry_after": 1}, {"status": 500}, {"delay": 2},
                                      {"expire_tokens": true}]}  (consumed in order)
     POST /_emulator/expire-tokens   every issued token becomes invalid (401 until a new one is fetched)
-    GET  /_emulator/calls           every API call so far: [{method, path, status}]
+    GET  /_emulator/calls           every API call so far: [{method, path, status, headers (region, group)}]
     POST /_emulator/reset           clear faults and the call log, put the ALBs back as they started
 """
 
@@ -131,7 +131,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         if not self.path.startswith("/_emulator"):
             with self.emulator.lock:
-                self.emulator.calls.append({"method": self.command, "path": self.path, "status": status})
+                self.emulator.calls.append({"method": self.command, "path": self.path, "status": status, "headers": {
+                    k: self.headers[k] for k in ("X-Region", "X-Auth-Resource-Group") if self.headers.get(k)}})
 
     def body(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)

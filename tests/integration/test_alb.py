@@ -158,3 +158,17 @@ def test_the_api_key_never_appears_in_verbose_output(iks_cluster, emulator, tmp_
     assert result.returncode == 0, result.stdout[-3000:]
     assert "changed=1" in result.stdout
     assert iks_cluster.env["IBMCLOUD_API_KEY"] not in result.stdout + result.stderr
+
+
+def test_vpc_clusters_use_the_v2_api_with_region_and_resource_group(iks_cluster, emulator):
+    args = iks_args(iks_cluster, platform="vpc", type="private", state="enabled", region="us-south",
+                    resource_group="0f1e2d3c")
+    result = run_module(iks_cluster, "alb", args)
+    assert result["changed"], result
+    assert replicas(iks_cluster, alb_id(iks_cluster, "private")) == (2, 2)
+    calls = [(c["method"], c["path"].split("?")[0]) for c in emulator.control("calls")
+             if c["path"] != "/identity/token"]
+    assert ("POST", "/v2/alb/vpc/enableAlb") in calls
+    assert all(path.startswith("/v2/") for _, path in calls)
+    headers = emulator.control("calls")[-1]["headers"]
+    assert headers == {"X-Region": "us-south", "X-Auth-Resource-Group": "0f1e2d3c"}

@@ -1,0 +1,34 @@
+"""The collection as Galaxy and Ansible see it."""
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_action_group_covers_every_module():
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    modules = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+    assert sorted(runtime["action_groups"]["all"]) == modules
+
+
+def test_every_role_documents_its_arguments_with_prefixed_names():
+    for role in (REPO / "roles").iterdir():
+        specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+        defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text()) or {}
+        assert all(name.startswith(f"{role.name}_") for name in specs["options"]), role.name
+        assert set(defaults) <= set(specs["options"]), f"{role.name}: undocumented defaults"
+
+
+def test_galaxy_build_produces_a_tarball_without_local_state(tmp_path):
+    galaxy = Path(sys.executable).parent / "ansible-galaxy"
+    subprocess.run([str(galaxy), "collection", "build", "--output-path", str(tmp_path), str(REPO)],
+                   check=True, capture_output=True)
+    tarball = next(tmp_path.glob("containers_workload-secure_cluster-*.tar.gz"))
+    names = tarfile.open(tarball).getnames()
+    assert "plugins/modules/edge_nodes.py" in names and "meta/runtime.yml" in names
+    assert not [n for n in names if n.startswith((".venv", ".build", ".clusters"))]
