@@ -107,7 +107,10 @@ def iks_host_endpoints(workers: list[dict]) -> list[dict]:
 
 
 def policy(name: str, order: float, selector: str, spec: dict) -> dict:
-    return {"apiVersion": CALICO, "kind": "GlobalNetworkPolicy", "metadata": {"name": name},
+    """A GlobalNetworkPolicy stored as calicoctl stores it: tier-prefixed name, v3 metadata annotation."""
+    return {"apiVersion": CALICO, "kind": "GlobalNetworkPolicy",
+            "metadata": {"name": f"default.{name}",
+                         "annotations": {"projectcalico.org/metadata": '{"creationTimestamp":"2026-01-01T00:00:00Z"}'}},
             "spec": {"order": order, "selector": selector, **spec}}
 
 

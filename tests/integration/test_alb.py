@@ -169,6 +169,6 @@ def test_vpc_clusters_use_the_v2_api_with_region_and_resource_group(iks_cluster,
     calls = [(c["method"], c["path"].split("?")[0]) for c in emulator.control("calls")
              if c["path"] != "/identity/token"]
     assert ("POST", "/v2/alb/vpc/enableAlb") in calls
-    assert all(path.startswith("/v2/") for _, path in calls)
+    assert all(call[1].startswith("/v2/") for call in calls)
     headers = emulator.control("calls")[-1]["headers"]
     assert headers == {"X-Region": "us-south", "X-Auth-Resource-Group": "0f1e2d3c"}

@@ -101,7 +101,7 @@ def test_iks_profile_seeds_host_endpoints_default_policies_and_albs(iks_cluster)
     assert roles == ["worker_private"] * 6 + ["worker_public"] * 6
     gnps = {p["metadata"]["name"] for p in
             custom.list_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies")["items"]}
-    assert {"allow-node-port-dnat", "allow-all-outbound", "allow-icmp"} <= gnps
+    assert {"default.allow-node-port-dnat", "default.allow-all-outbound", "default.allow-icmp"} <= gnps
     deployments = {d.metadata.name: d.spec.replicas
                    for d in client.AppsV1Api(api).list_namespaced_deployment("kube-system").items}
     cluster_id = iks_cluster.env["IKS_CLUSTER_ID"]
