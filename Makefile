@@ -78,7 +78,9 @@ build: collection
 demo: collection binaries
 	@env_file="$$(tests/cluster/up $(DEMO_CLUSTER) --nodes 9 --profile iks | tail -1)"; \
 	source "$$env_file"; \
-	ansible-playbook -i playbooks/inventory/local.yml secure-cluster.yml
+	"$$KUBECTL" apply -f playbooks/demo/shop.yml; \
+	ansible-playbook -i playbooks/inventory/local.yml secure-cluster.yml; \
+	echo "[make] reports: $(CURDIR)/exposure-reports/local-demo-before.html and local-demo-after.html"
 
 demo-down:
 	tests/cluster/down $(DEMO_CLUSTER)

@@ -1,0 +1,213 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Exposure audit: what in the cluster is reachable from where, read-only.
+
+Every finding has a severity (high, medium, low, info), the object, what is exposed, and the fix (usually a
+role of this collection). Only LIST requests are made, so a view-only kubeconfig is enough.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "ibm-system", "calico-system",
+                     "tigera-operator", "strongswan")
+PUBLIC_CLASSES = ("public-iks-k8s-nginx", "public-iks-traefik", "nginx", "traefik")
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+
+def finding(severity: str, kind: str, obj: str, exposure: str, fix: str) -> dict:
+    return {"severity": severity, "kind": kind, "object": obj, "exposure": exposure, "fix": fix}
+
+
+def list_or_empty(kube, path: str) -> list[dict]:
+    """Items of a LIST; an API the cluster does not serve (no Calico CRDs) counts as empty."""
+    try:
+        return kube.get(path)["items"]
+    except KubeError as exc:
+        if exc.status == 404:
+            return []
+        raise
+
+
+def port_covered(port: int, ports: list) -> bool:
+    for entry in ports or []:
+        text = str(entry)
+        if ":" in text:
+            low, high = text.split(":", 1)
+            if low.isdigit() and high.isdigit() and int(low) <= port <= int(high):
+                return True
+        elif text.isdigit() and int(text) == port:
+            return True
+    return False
+
+
+def nodeport_blocked(port: int, protocol: str, policies: list[dict]) -> str | None:
+    """Name of a preDNAT policy denying this NodePort on host endpoints, or None."""
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        if not spec.get("preDNAT"):
+            continue
+        for rule in spec.get("ingress") or []:
+            if (rule.get("action") == "Deny" and rule.get("protocol") in (protocol, None)
+                    and port_covered(port, (rule.get("destination") or {}).get("ports"))):
+                return policy["metadata"]["name"].removeprefix("default.")
+    return None
+
+
+def is_private_service(service: dict, provider: str) -> bool:
+    annotations = service["metadata"].get("annotations") or {}
+    if provider == "ibm":
+        return annotations.get(providers.IBM_IP_TYPE) == "private"
+    wanted = providers.service_annotations(provider, private=True)
+    return bool(wanted) and all(annotations.get(k) == v for k, v in wanted.items())
+
+
+def audit(kube) -> dict:
+    """Read the cluster and return {findings, summary}."""
+    nodes = kube.get("/api/v1/nodes")["items"]
+    provider = providers.detect(nodes)
+    services = kube.get("/api/v1/services")["items"]
+    pods = kube.get("/api/v1/pods")["items"]
+    namespaces = kube.get("/api/v1/namespaces")["items"]
+    ingresses = list_or_empty(kube, "/apis/networking.k8s.io/v1/ingresses")
+    k8s_policies = list_or_empty(kube, "/apis/networking.k8s.io/v1/networkpolicies")
+    calico_gnps = list_or_empty(kube, "/apis/crd.projectcalico.org/v1/globalnetworkpolicies")
+    calico_nps = list_or_empty(kube, "/apis/crd.projectcalico.org/v1/networkpolicies")
+    deployments = kube.get("/apis/apps/v1/deployments")["items"]
+    findings = []
+    findings += service_findings(services, provider, calico_gnps)
+    findings += ingress_findings(ingresses)
+    albs = alb_findings(deployments)
+    findings += albs
+    findings += pod_findings(pods, nodes)
+    findings += namespace_findings(namespaces, k8s_policies, calico_nps)
+    vpn = [d for d in deployments if (d["metadata"].get("labels") or {}).get("app") == "strongswan"]
+    for deployment in vpn:
+        ready = (deployment.get("status") or {}).get("readyReplicas") or 0
+        findings.append(finding("info", "VPN", f"{deployment['metadata']['namespace']}/{deployment['metadata']['name']}",
+                                "strongSwan VPN pod " + ("ready" if ready else "not ready"),
+                                "" if ready else "check the VPN pod's logs (ipsec statusall)"))
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f["severity"]], f["kind"], f["object"]))
+    summary = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in SEVERITY_ORDER}
+    summary.update({
+        "provider": provider,
+        "nodeports_blocked": all(f["severity"] != "high" for f in findings if f["kind"] == "NodePort"),
+        "public_albs_enabled": sum(1 for f in albs if "public" in f["exposure"] and "enabled" in f["exposure"]),
+        "vpn": bool(vpn),
+    })
+    return {"findings": findings, "summary": summary}
+
+
+def service_findings(services: list[dict], provider: str, gnps: list[dict]) -> list[dict]:
+    out = []
+    for service in services:
+        spec, meta = service.get("spec") or {}, service["metadata"]
+        name = f"{meta['namespace']}/{meta['name']}"
+        if spec.get("type") == "LoadBalancer":
+            if is_private_service(service, provider):
+                out.append(finding("info", "LoadBalancer", name, "private load balancer", ""))
+            else:
+                out.append(finding("medium", "LoadBalancer", name, "public load balancer",
+                                   "role private_load_balancer (private IP annotation for the provider)"))
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            for port in spec.get("ports") or []:
+                if not port.get("nodePort"):
+                    continue
+                label = f"NodePort {port['nodePort']}/{port.get('protocol', 'TCP')}"
+                policy = nodeport_blocked(port["nodePort"], port.get("protocol", "TCP"), gnps)
+                if policy:
+                    out.append(finding("info", "NodePort", name, f"{label} blocked by preDNAT policy {policy}", ""))
+                else:
+                    out.append(finding("high", "NodePort", name, f"{label} open on every node's public interface",
+                                       "role nodeport_lockdown (preDNAT deny of the NodePort range)"))
+    return out
+
+
+def ingress_findings(ingresses: list[dict]) -> list[dict]:
+    out = []
+    for ingress in ingresses:
+        meta = ingress["metadata"]
+        name = f"{meta['namespace']}/{meta['name']}"
+        klass = (ingress.get("spec") or {}).get("ingressClassName") or ""
+        alb_id = (meta.get("annotations") or {}).get("ingress.bluemix.net/ALB-ID", "")
+        hosts = ", ".join(r.get("host", "*") for r in (ingress.get("spec") or {}).get("rules") or [])
+        private = klass.startswith("private-") or (alb_id and all(a.startswith("private-") for a in alb_id.split(";")))
+        if private:
+            out.append(finding("info", "Ingress", name, f"{hosts} on private ALB ({klass or alb_id})", ""))
+        else:
+            out.append(finding("medium", "Ingress", name, f"{hosts} on a public ingress ({klass or 'default class'})",
+                               "role private_ingress (private ALB class, private domain)"))
+    return out
+
+
+def alb_findings(deployments: list[dict]) -> list[dict]:
+    out = []
+    for deployment in deployments:
+        labels = deployment["metadata"].get("labels") or {}
+        alb_type = labels.get("ingress.cloud.ibm.com/alb-type")
+        if not alb_type:
+            continue
+        enabled = (deployment["spec"].get("replicas") or 0) > 0
+        name = deployment["metadata"]["name"]
+        if alb_type == "public" and enabled:
+            out.append(finding("medium", "ALB", name, "public ALB enabled",
+                               "role private_ingress (enable the private ALB, then disable the public one)"))
+        else:
+            out.append(finding("info", "ALB", name, f"{alb_type} ALB {'enabled' if enabled else 'disabled'}", ""))
+    return out
+
+
+def tolerates_edge(pod: dict) -> bool:
+    for toleration in pod["spec"].get("tolerations") or []:
+        if toleration.get("operator") == "Exists" and not toleration.get("key"):
+            return True
+        if toleration.get("key") == "dedicated" and (
+                toleration.get("operator") == "Exists" or toleration.get("value") == "edge"):
+            return True
+    return False
+
+
+def pod_findings(pods: list[dict], nodes: list[dict]) -> list[dict]:
+    edge = {n["metadata"]["name"] for n in nodes if (n["metadata"].get("labels") or {}).get("dedicated") == "edge"}
+    out = []
+    for pod in pods:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        if meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        name = f"{meta['namespace']}/{meta['name']}"
+        system = meta["namespace"] in SYSTEM_NAMESPACES
+        if spec.get("hostNetwork"):
+            out.append(finding("low" if system else "medium", "hostNetwork", name,
+                               "pod shares the node's network namespace", "" if system else
+                               "drop hostNetwork, or run it only on edge nodes"))
+        host_ports = [p["hostPort"] for c in spec.get("containers") or [] for p in c.get("ports") or []
+                      if p.get("hostPort")]
+        if host_ports:
+            out.append(finding("low" if system else "medium", "hostPort", name,
+                               f"host port(s) {', '.join(map(str, host_ports))} on the node",
+                               "" if system else "expose through a Service instead of hostPort"))
+        if spec.get("nodeName") in edge and not tolerates_edge(pod) and not system:
+            out.append(finding("medium", "EdgePlacement", name, f"non-networking pod on edge node {spec['nodeName']}",
+                               "role edge_nodes (taint dedicated=edge:NoExecute evicts it)"))
+    return out
+
+
+def denies_all(policy: dict) -> bool:
+    spec = policy.get("spec") or {}
+    return spec.get("podSelector") == {} and "Ingress" in (spec.get("policyTypes") or ["Ingress"]) and not spec.get("ingress")
+
+
+def namespace_findings(namespaces: list[dict], k8s_policies: list[dict], calico_nps: list[dict]) -> list[dict]:
+    isolated = {p["metadata"]["namespace"] for p in k8s_policies if denies_all(p)}
+    isolated |= {p["metadata"]["namespace"] for p in calico_nps
+                 if (p.get("spec") or {}).get("selector") == "all()" and "Ingress" in ((p.get("spec") or {}).get("types") or [])}
+    out = []
+    for namespace in namespaces:
+        name = namespace["metadata"]["name"]
+        if name in SYSTEM_NAMESPACES or name in isolated:
+            continue
+        out.append(finding("low", "Namespace", name, "no default-deny policy: every pod accepts traffic from any pod",
+                           "role namespace_isolation"))
+    return out
