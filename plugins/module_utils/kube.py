@@ -362,3 +362,28 @@ def mask_secrets(obj):
         return {k: ({dk: "********" for dk in v} if k in ("data", "stringData") and isinstance(v, dict) else v)
                 for k, v in obj.items()}
     return obj
+
+
+def describe_object(obj: dict, changed: bool) -> dict:
+    return {"kind": obj["kind"], "namespace": obj["metadata"].get("namespace", ""), "name": obj["metadata"]["name"],
+            "changed": changed}
+
+
+def ensure_objects(kube: Kube, objects: list[dict], state: str, check_mode: bool, field_manager: str = "secure_cluster",
+                   wait_timeout: float = 120.0, mask=mask_secrets) -> dict:
+    """Apply (state present) or delete and wait (state absent) many objects; the module result with a diff.
+
+    Deletion goes in reverse order, so a namespace listed first is deleted last.
+    """
+    if state == "absent":
+        gone = delete_objects(kube, list(reversed(objects)), check_mode, wait_timeout)
+        return {"changed": bool(gone), "objects": [describe_object(o, True) for o in gone],
+                "diff": {"before": {f"{o['kind']}/{o['metadata']['name']}": "present" for o in gone},
+                         "after": {f"{o['kind']}/{o['metadata']['name']}": "absent" for o in gone}},
+                "api_calls": {"reads": kube.reads, "writes": kube.writes}}
+    results = [(obj, apply_object(kube, obj, check_mode, field_manager)) for obj in objects]
+    changed = [(obj, r) for obj, r in results if r["changed"]]
+    return {"changed": bool(changed), "objects": [describe_object(obj, r["changed"]) for obj, r in results],
+            "diff": {"before": {f"{o['kind']}/{o['metadata']['name']}": mask(r["before"]) for o, r in changed},
+                     "after": {f"{o['kind']}/{o['metadata']['name']}": mask(r["after"]) for o, r in changed}},
+            "api_calls": {"reads": kube.reads, "writes": kube.writes}}

@@ -310,16 +310,3 @@ def service(params: dict, meta: dict) -> dict:
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
-
-
-def mask(obj):
-    """A copy of an object (or diff side) with Secret data replaced, for output and diffs."""
-    if isinstance(obj, dict):
-        if obj.get("kind") == "Secret" or "ipsec.secrets" in obj:
-            return {k: ({dk: "********" for dk in v} if k in ("data", "stringData") and isinstance(v, dict)
-                        else ("********" if k == "ipsec.secrets" else mask(v)))
-                    for k, v in obj.items()}
-        return {k: mask(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [mask(v) for v in obj]
-    return obj

@@ -75,7 +75,7 @@ objects:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
-    AUTH_ARG_SPEC, RESOURCES, KubeError, apply_object, connect, delete_objects, mask_secrets)
+    AUTH_ARG_SPEC, RESOURCES, KubeError, connect, ensure_objects)
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
@@ -103,11 +103,6 @@ def definition_errors(definitions: list[dict]) -> list[str]:
     return errors
 
 
-def describe(obj: dict, changed: bool) -> dict:
-    return {"kind": obj["kind"], "namespace": obj["metadata"].get("namespace", ""), "name": obj["metadata"]["name"],
-            "changed": changed}
-
-
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     definitions = module.params["definitions"]
@@ -116,20 +111,13 @@ def main() -> None:
         module.fail_json(msg="; ".join(errors))
     try:
         kube = connect(module.params, agent="secure_cluster/k8s_apply")
-        if module.params["state"] == "absent":
-            gone = delete_objects(kube, list(reversed(definitions)), module.check_mode, module.params["wait_timeout"])
-            module.exit_json(changed=bool(gone), objects=[describe(o, True) for o in gone],
-                             api_calls={"reads": kube.reads, "writes": kube.writes})
-        results = [(obj, apply_object(kube, obj, module.check_mode, module.params["field_manager"]))
-                   for obj in definitions]
+        result = ensure_objects(kube, definitions, module.params["state"], module.check_mode,
+                                module.params["field_manager"], module.params["wait_timeout"])
     except KubeError as exc:
         module.fail_json(msg=str(exc))
-    changed = [(o, r) for o, r in results if r["changed"]]
-    result = {"changed": bool(changed), "objects": [describe(o, r["changed"]) for o, r in results],
-              "api_calls": {"reads": kube.reads, "writes": kube.writes}}
+    diff = result.pop("diff")
     if module._diff:
-        result["diff"] = {"before": {f"{o['kind']}/{o['metadata']['name']}": mask_secrets(r["before"]) for o, r in changed},
-                          "after": {f"{o['kind']}/{o['metadata']['name']}": mask_secrets(r["after"]) for o, r in changed}}
+        result["diff"] = diff
     module.exit_json(**result)
 
 

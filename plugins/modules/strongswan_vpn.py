@@ -243,7 +243,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import strongswan
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
-    AUTH_ARG_SPEC, KubeError, apply_object, connect, delete_objects)
+    AUTH_ARG_SPEC, KubeError, connect, ensure_objects)
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
@@ -294,11 +294,6 @@ ARGUMENT_SPEC = {
 }
 
 
-def describe(obj: dict, changed: bool) -> dict:
-    return {"kind": obj["kind"], "namespace": obj["metadata"].get("namespace", ""),
-            "name": obj["metadata"]["name"], "changed": changed}
-
-
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            required_if=[("state", "present", ("remote", "preshared_secret"))])
@@ -310,30 +305,19 @@ def main() -> None:
                 module.fail_json(msg="invalid VPN settings: " + "; ".join(errors))
         kube = connect(params, agent="secure_cluster/strongswan_vpn")
         if params["state"] == "absent":
-            # Delete the namespaced objects first; the namespace (if ours) last.
-            gone = delete_objects(kube, list(reversed(strongswan.object_refs(params))), module.check_mode,
-                                  params["wait_timeout"])
-            module.exit_json(changed=bool(gone), objects=[describe(o, True) for o in gone],
-                             api_calls={"reads": kube.reads, "writes": kube.writes})
-        results = [(obj, apply_object(kube, obj, module.check_mode, "secure_cluster"))
-                   for obj in strongswan.objects(params)]
+            result = ensure_objects(kube, strongswan.object_refs(params), "absent", module.check_mode,
+                                    wait_timeout=params["wait_timeout"])
+        else:
+            result = ensure_objects(kube, strongswan.objects(params), "present", module.check_mode)
+            result["ipsec_conf"] = strongswan.render_ipsec_conf(params)
+            result["warnings_weak_algorithms"] = strongswan.weak_algorithms(params)
+            for weak in result["warnings_weak_algorithms"]:
+                module.warn(f"proposal uses the weak algorithm '{weak}'")
     except KubeError as exc:
         module.fail_json(msg=str(exc))
-    for weak in strongswan.weak_algorithms(params):
-        module.warn(f"proposal uses the weak algorithm '{weak}'")
-    changed = [(obj, r) for obj, r in results if r["changed"]]
-    result = {
-        "changed": bool(changed),
-        "objects": [describe(obj, r["changed"]) for obj, r in results],
-        "ipsec_conf": strongswan.render_ipsec_conf(params),
-        "warnings_weak_algorithms": strongswan.weak_algorithms(params),
-        "api_calls": {"reads": kube.reads, "writes": kube.writes},
-    }
+    diff = result.pop("diff")
     if module._diff:
-        result["diff"] = {
-            "before": {f"{o['kind']}/{o['metadata']['name']}": strongswan.mask(r["before"]) for o, r in changed},
-            "after": {f"{o['kind']}/{o['metadata']['name']}": strongswan.mask(r["after"]) for o, r in changed},
-        }
+        result["diff"] = diff
     module.exit_json(**result)
 
 

@@ -32,3 +32,12 @@ def test_galaxy_build_produces_a_tarball_without_local_state(tmp_path):
     names = tarfile.open(tarball).getnames()
     assert "plugins/modules/edge_nodes.py" in names and "meta/runtime.yml" in names
     assert not [n for n in names if n.startswith((".venv", ".build", ".clusters"))]
+
+
+def test_ansible_builder_introspect_finds_the_execution_environment_requirements(tmp_path):
+    tree = tmp_path / "ansible_collections" / "containers_workload"
+    tree.mkdir(parents=True)
+    (tree / "secure_cluster").symlink_to(REPO)
+    builder = Path(sys.executable).parent / "ansible-builder"
+    out = subprocess.run([str(builder), "introspect", str(tmp_path)], check=True, capture_output=True, text=True).stdout
+    assert "kubernetes>=30.1.0  # from collection containers_workload.secure_cluster" in out

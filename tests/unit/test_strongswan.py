@@ -6,6 +6,7 @@ import copy
 import pytest
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import strongswan
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import mask_secrets
 
 PSK = "Zt4q9V1mXr7LcW2pK8sY5nB3"
 BASE = {
@@ -94,7 +95,7 @@ def test_psk_lives_in_a_secret_and_never_in_the_configmap():
     assert PSK not in str(objs["ConfigMap"])
     secret = base64.b64decode(objs["Secret"]["data"]["ipsec.secrets"]).decode()
     assert secret == f'ibm-cloud on-prem : PSK "{PSK}"\n'
-    assert PSK not in str(strongswan.mask(objs["Secret"]))
+    assert PSK not in str(mask_secrets(objs["Secret"]))
 
 
 def test_vpn_pod_runs_on_edge_nodes_with_net_admin_only():
