@@ -151,13 +151,16 @@ def _describe_connection_error(exc: Exception) -> str:
 class Kube:
     """A Kubernetes API connection: JSON requests with retries, call counting and clear errors."""
 
-    def __init__(self, configuration, retries: int = 5, backoff: float = 0.2, agent: str = USER_AGENT):
+    def __init__(self, configuration, retries: int = 5, backoff: float = 0.2, agent: str = USER_AGENT,
+                 timeout: float = 30.0):
         self.configuration = configuration
         self.host = configuration.host
         self.api_client = k8s_client.ApiClient(configuration)
         self.api_client.user_agent = agent
         self.retries = retries
         self.backoff = backoff
+        # A frozen or unreachable API server fails the request after this many seconds instead of hanging.
+        self.timeout = timeout
         self.reads = 0
         self.writes = 0
         self._lock = threading.Lock()
@@ -203,14 +206,15 @@ class Kube:
             method, url, headers, body, post = api.param_serialize(
                 method=method, resource_path=path, query_params=query_params, header_params=headers,
                 body=body, auth_settings=["BearerToken"])
-            response = api.call_api(method, url, header_params=headers, body=body, post_params=post)
+            response = api.call_api(method, url, header_params=headers, body=body, post_params=post,
+                                    _request_timeout=self.timeout)
             response.read()
             if not 200 <= response.status <= 299:
                 raise ApiException(http_resp=response)
             return response.data
         response = api.call_api(path, method, query_params=query_params, header_params=headers, body=body,
                                 auth_settings=["BearerToken"], _preload_content=False,
-                                _return_http_data_only=True)
+                                _return_http_data_only=True, _request_timeout=self.timeout)
         return response.data
 
     @staticmethod
