@@ -71,6 +71,7 @@ test: lint sanity unit molecule integration
 # Benchmarks print ratios against what users would otherwise run; not part of `make test`.
 bench: collection binaries
 	python tests/bench/edge_nodes
+	python tests/bench/calico_policies
 
 build: collection
 	ansible-galaxy collection build --force --output-path $(CURDIR)/.build

@@ -234,10 +234,10 @@ class Kube:
     def get(self, path: str, query: dict | None = None):
         return self.request("GET", path, query=query)
 
-    def get_or_none(self, path: str):
-        """GET an object, or None when it does not exist."""
+    def get_or_none(self, path: str, query: dict | None = None):
+        """GET an object, or None when it (or its resource type) does not exist."""
         try:
-            return self.get(path)
+            return self.get(path, query=query)
         except KubeError as exc:
             if exc.status == 404:
                 return None
@@ -285,6 +285,7 @@ RESOURCES = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
     ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
+    ("crd.projectcalico.org/v1", "KubeControllersConfiguration"): ("kubecontrollersconfigurations", False),
 }
 
 

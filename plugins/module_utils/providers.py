@@ -46,3 +46,38 @@ def service_annotations(provider: str, private: bool, zone: str | None = None, v
             annotations[IBM_VLAN] = str(vlan)
         return annotations
     return dict(PRIVATE_ANNOTATIONS[provider]) if private else {}
+
+
+KUBE_CONTROLLERS = (("calico-system", "calico-kube-controllers"), ("kube-system", "calico-kube-controllers"))
+
+
+def host_cidr(address: str) -> str:
+    return f"{address}/128" if ":" in address else f"{address}/32"
+
+
+def cluster_networks(kube, nodes: list[dict]) -> dict:
+    """The cluster's own address ranges, which a host firewall must keep open to the cluster: node InternalIPs,
+    pod CIDRs (node podCIDRs and Calico IP pools), service CIDRs (ServiceCIDR objects, Kubernetes 1.33+)
+    and the API server's endpoints (the ``kubernetes`` Service's EndpointSlices)."""
+    node_addresses = sorted({a["address"] for n in nodes for a in (n.get("status") or {}).get("addresses") or []
+                             if a.get("type") == "InternalIP"})
+    pods = {c for n in nodes for c in (n.get("spec") or {}).get("podCIDRs") or []}
+    pools = kube.get_or_none("/apis/crd.projectcalico.org/v1/ippools") or {}
+    pods |= {p["spec"]["cidr"] for p in pools.get("items") or [] if not p["spec"].get("disabled")}
+    cidrs = kube.get_or_none("/apis/networking.k8s.io/v1/servicecidrs") or {}
+    services = sorted({c for s in cidrs.get("items") or [] for c in (s.get("spec") or {}).get("cidrs") or []})
+    slices = kube.get_or_none("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                              query={"labelSelector": "kubernetes.io/service-name=kubernetes"}) or {}
+    api_server = [{"address": address, "port": port["port"]}
+                  for s in slices.get("items") or [] for e in s.get("endpoints") or []
+                  for address in e.get("addresses") or [] for port in (s.get("ports") or [])[:1]]
+    return {"node_addresses": node_addresses, "pod_cidrs": sorted(pods), "service_cidrs": services,
+            "api_server": api_server}
+
+
+def calico_components(kube) -> dict:
+    """Where calico-kube-controllers runs (it creates automatic HostEndpoints), if anywhere."""
+    for namespace, name in KUBE_CONTROLLERS:
+        if kube.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"):
+            return {"kube_controllers": f"{namespace}/{name}"}
+    return {"kube_controllers": ""}

@@ -47,9 +47,44 @@ options:
     description: Allow changing the protected policies.
     type: bool
     default: false
+  keep_open:
+    description:
+      - Connections to host endpoints that must still be allowed after this run (a lock-out guard).
+      - Before any write, each is walked through the GlobalNetworkPolicies as they would be after the run, on
+        every HostEndpoint, in Felix's order (failsafe ports, doNotTrack, preDNAT, normal policy, profiles).
+      - The run is refused when a connection allowed before would be denied after, unless O(allow_lockout).
+      - The walk is conservative, a rule that may match (source selectors, named ports, nets overlapping the
+        source only in part) counts when it denies and is ignored when it allows.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      protocol:
+        description: C(TCP), C(UDP) or C(SCTP).
+        type: str
+        default: TCP
+      port:
+        description: Destination port on the host.
+        type: int
+        required: true
+      source:
+        description: Source range (CIDR) that must keep reaching the port; every address in it must be allowed.
+        type: str
+        default: 0.0.0.0/0
+      description:
+        description: What the connection is, for messages (for example C(SSH) or C(kubelet from the API server)).
+        type: str
+  allow_lockout:
+    description: Apply even when O(keep_open) finds connections the run would cut.
+    type: bool
+    default: false
 notes:
   - A C(calicoctl) backend is planned; calicoctl could not be built in this project's test environment, so
     only the API backend is offered and tested.
+  - The result reports the cluster's Calico version (ClusterInformation C(default)); the storage format
+    written is the one of Calico v3.28.
+  - Several resources of one kind and namespace are read with one LIST; GlobalNetworkPolicies are always read
+    whole, to report order clashes with the policies already there.
   - For preDNAT policies Calico requires C(applyOnForward) and ingress only; for IPVS-based load balancers
     use C(doNotTrack) with C(applyOnForward) instead (never both).
 extends_documentation_fragment:
@@ -90,10 +125,35 @@ EXAMPLES = r"""
 
 RETURN = r"""
 resources:
-  description: Each resource (kind, namespace, name), whether it changed, and its v3 form before and after.
+  description:
+    - Each resource (kind, namespace, name), whether it changed, and its v3 form before and after.
+    - When a write fails after others succeeded, the failed result lists what was already done, so a rescue can
+      undo it.
   returned: always
   type: list
   elements: dict
+calico:
+  description: The cluster's Calico as ClusterInformation C(default) tells (version, cluster_type, datastore_ready).
+  returned: always
+  type: dict
+  sample: {"version": "v3.28.2", "cluster_type": "k8s,bgp,kdd", "datastore_ready": true}
+reachability:
+  description:
+    - For each O(keep_open) connection and HostEndpoint, whether it is allowed after the run and by what
+      (failsafe port, policy and rule, end of tier, profile).
+  returned: when O(keep_open) is given and something changes
+  type: list
+  elements: dict
+order:
+  description:
+    - C(clashes) lists policies of this run that share their order with another policy (Calico then orders by name).
+    - C(allowed_before) lists other policies that allow ingress before a policy of this run denies it.
+  returned: always
+  type: dict
+api_calls:
+  description: Reads and writes this run made against the API server.
+  returned: always
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -112,32 +172,80 @@ ARGUMENT_SPEC = {
         "allow-all-outbound", "allow-all-private-default", "allow-bigfix-port", "allow-icmp",
         "allow-node-port-dnat", "allow-sys-mgmt", "allow-vrrp"]},
     "force": {"type": "bool", "default": False},
+    "keep_open": {"type": "list", "elements": "dict", "default": [], "options": {
+        "protocol": {"type": "str", "default": "TCP"},
+        "port": {"type": "int", "required": True},
+        "source": {"type": "str", "default": "0.0.0.0/0"},
+        "description": {"type": "str"},
+    }},
+    "allow_lockout": {"type": "bool", "default": False},
 }
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            mutually_exclusive=[("definition", "src")], required_one_of=[("definition", "src")])
+    params, state = module.params, module.params["state"]
+    kube = None
+    out = {"changed": False}
     try:
-        resources = calico.load_src(module.params["src"]) if module.params["src"] else calico.resources_from(module.params)
+        resources = calico.load_src(params["src"]) if params["src"] else calico.resources_from(params)
         calico.check_all(resources)
+        errors = calico.keep_open_errors(params["keep_open"])
+        if errors:
+            raise calico.CalicoError("; ".join(errors))
         protected = [r["metadata"]["name"] for r in resources if r["kind"] == "GlobalNetworkPolicy"
-                     and r["metadata"]["name"] in module.params["protected_names"]]
-        if protected and not module.params["force"]:
+                     and r["metadata"]["name"] in params["protected_names"]]
+        if protected and not params["force"]:
             raise calico.CalicoError(f"refusing to change the provider's default policies {', '.join(protected)}: "
                                      f"the provider recreates them; add your own policy with a lower order "
                                      f"instead (or set force=true)")
-        kube = connect(module.params, agent="secure_cluster/calico_policy")
-        results = calico.apply(kube, resources, module.params["state"], module.check_mode)
+        kube = connect(params, agent="secure_cluster/calico_policy")
+        out["calico"] = calico.cluster_information(kube)
+        whole = ["GlobalNetworkPolicy"] + (["HostEndpoint"] if params["keep_open"] else [])
+        steps, live = calico.plan(kube, resources, state, whole_kinds=whole)
+        policies_before, policies_after = calico.policies_after(steps, live, state)
+        clashes, allowed_before = calico.order_report(steps, policies_after)
+        out["order"] = {"clashes": clashes, "allowed_before": allowed_before}
+        if params["keep_open"] and any(step["changed"] for step in steps):
+            guard(module, kube, steps, live, (policies_before, policies_after), out)
+        out["resources"] = calico.execute(kube, steps, state, module.check_mode)
     except (calico.CalicoError, KubeError) as exc:
-        module.fail_json(msg=str(exc))
-    changed = [r for r in results if r["changed"]]
-    out = {"changed": bool(changed), "resources": results,
-           "api_calls": {"reads": kube.reads, "writes": kube.writes}}
+        if isinstance(exc, calico.PartialFailure):
+            out.update(changed=True, resources=exc.results)
+        if kube is not None:
+            out["api_calls"] = {"reads": kube.reads, "writes": kube.writes}
+        module.fail_json(msg=str(exc), **out)
+    for clash in clashes:
+        module.warn(clash)
+    if out["calico"].get("datastore_ready") is False:
+        module.warn("Calico reports its datastore not ready (ClusterInformation datastoreReady=false): the "
+                    "policies are stored but Felix does not enforce them until it is ready")
+    changed = [r for r in out["resources"] if r["changed"]]
+    out.update(changed=bool(changed), api_calls={"reads": kube.reads, "writes": kube.writes})
     if module._diff:
         out["diff"] = {"before": {f"{r['kind']}/{r['name']}": r["before"] for r in changed},
                        "after": {f"{r['kind']}/{r['name']}": r["after"] for r in changed}}
     module.exit_json(**out)
+
+
+def guard(module, kube, steps, live, policies, out) -> None:
+    """Refuse (before any write) a run that cuts a connection the user asked to keep open."""
+    failsafe = calico.failsafe_ports(kube)
+    before = calico.reachability(policies[0], calico.endpoints_after([], live, "present"),
+                                 module.params["keep_open"], failsafe)
+    after = calico.reachability(policies[1], calico.endpoints_after(steps, live, module.params["state"]),
+                                module.params["keep_open"], failsafe)
+    out["reachability"] = after
+    if not after:
+        module.warn("keep_open: no HostEndpoint exists, so no host is firewalled yet and nothing could be cut")
+    cut = calico.lockouts(before, after)
+    if cut and not module.params["allow_lockout"]:
+        lines = [f"{r['connection']} ({r['protocol']}/{r['port']} from {r['source']}) to {r['host_endpoint']} "
+                 f"would be denied by {r['by']}" for r in cut[:5]]
+        more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
+        raise calico.CalicoError("refusing a change that would lock you out: " + "; ".join(lines) + more
+                                 + ". Allow these connections, or set allow_lockout=true")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,12 @@ options:
     type: str
     choices: [auto, ibm, aws, gcp, azure, digitalocean, none]
     default: auto
+  networks:
+    description:
+      - Also return the cluster's own address ranges (RV(networks)) and where calico-kube-controllers runs
+        (RV(calico)), for a host firewall that must keep the cluster talking. Four more reads.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - containers_workload.secure_cluster.kube_auth
   - containers_workload.secure_cluster.attributes
@@ -49,6 +55,19 @@ private_annotations:
   returned: always
   type: dict
   sample: {service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type: private}
+networks:
+  description:
+    - Node InternalIPs, pod CIDRs (node C(podCIDRs) and enabled Calico IP pools), service CIDRs (ServiceCIDR
+      objects) and the API server endpoints (EndpointSlices of the C(kubernetes) Service, empty when the
+      API server does not publish them).
+  returned: when O(networks) is true
+  type: dict
+  sample: {"node_addresses": ["10.176.48.10"], "pod_cidrs": ["172.30.0.0/16"], "service_cidrs": ["172.21.0.0/16"],
+           "api_server": [{"address": "10.176.0.5", "port": 6443}]}
+calico:
+  description: C(kube_controllers) is C(namespace/name) of the calico-kube-controllers Deployment, or empty.
+  returned: when O(networks) is true
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -59,17 +78,22 @@ from ansible_collections.containers_workload.secure_cluster.plugins.module_utils
 
 
 def main() -> None:
-    spec = {**AUTH_ARG_SPEC, "provider": {"type": "str", "default": "auto", "choices": ["auto", *providers.PROVIDERS]}}
+    spec = {**AUTH_ARG_SPEC, "provider": {"type": "str", "default": "auto", "choices": ["auto", *providers.PROVIDERS]},
+            "networks": {"type": "bool", "default": False}}
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    provider = module.params["provider"]
-    if provider == "auto":
+    provider, out = module.params["provider"], {}
+    if provider == "auto" or module.params["networks"]:
         try:
-            nodes = connect(module.params, agent="secure_cluster/provider_info").get("/api/v1/nodes")["items"]
+            kube = connect(module.params, agent="secure_cluster/provider_info")
+            nodes = kube.get("/api/v1/nodes")["items"]
+            if module.params["networks"]:
+                out = {"networks": providers.cluster_networks(kube, nodes), "calico": providers.calico_components(kube)}
         except KubeError as exc:
             module.fail_json(msg=str(exc))
-        provider = providers.detect(nodes)
+        if provider == "auto":
+            provider = providers.detect(nodes)
     module.exit_json(changed=False, provider=provider,
-                     private_annotations=providers.service_annotations(provider, private=True))
+                     private_annotations=providers.service_annotations(provider, private=True), **out)
 
 
 if __name__ == "__main__":

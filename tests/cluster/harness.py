@@ -209,7 +209,8 @@ class Api:
 PLURALS = {"Namespace": "namespaces", "Node": "nodes", "Deployment": "deployments",
            "CustomResourceDefinition": "customresourcedefinitions", "ServiceAccount": "serviceaccounts",
            "GlobalNetworkPolicy": "globalnetworkpolicies", "HostEndpoint": "hostendpoints",
-           "ConfigMap": "configmaps", "Service": "services"}
+           "ConfigMap": "configmaps", "Service": "services", "ClusterInformation": "clusterinformations",
+           "FelixConfiguration": "felixconfigurations", "IPPool": "ippools"}
 
 
 def collection_path(obj: dict) -> str:

@@ -3,7 +3,7 @@
 ``generic``: N worker Nodes with the well-known topology labels (zones a, b, c).
 ``iks``: what IBM Cloud Kubernetes Service (classic) puts in a new cluster that matters to this
 collection: worker Nodes named by private IP with IKS labels, a public and a private HostEndpoint per
-worker labelled ``ibm.role``, IKS's default GlobalNetworkPolicies on the public interface, and the
+worker labelled ``ibm.role``, Calico's ClusterInformation and FelixConfiguration, IKS's default GlobalNetworkPolicies on the public interface, and the
 two default ALB Deployments in kube-system (public enabled, private disabled).
 """
 
@@ -21,7 +21,8 @@ def objects(profile: str, cluster_id: str, count: int) -> list[dict]:
     """Every object the profile creates, in creation order."""
     if profile == "iks":
         workers = [iks_node(cluster_id, i) for i in range(count)]
-        return [*workers, *iks_host_endpoints(workers), *iks_default_policies(), *iks_albs(cluster_id)]
+        return [*workers, *calico_node_objects(), *iks_host_endpoints(workers), *iks_default_policies(),
+                *iks_albs(cluster_id)]
     return [generic_node(i) for i in range(count)]
 
 
@@ -87,6 +88,20 @@ def iks_node(cluster_id: str, index: int) -> dict:
     return node(private_ip, labels, [{"type": "InternalIP", "address": private_ip},
                                      {"type": "ExternalIP", "address": public_ip},
                                      {"type": "Hostname", "address": private_ip}])
+
+
+def calico_node_objects() -> list[dict]:
+    """What calico-node writes when it starts: ClusterInformation and FelixConfiguration ``default`` and the IP pool (IKS pod subnet)
+    (Calico v3.28.5, the newest release note in the pinned Calico module; default failsafe ports)."""
+    return [
+        {"apiVersion": CALICO, "kind": "ClusterInformation", "metadata": {"name": "default"},
+         "spec": {"calicoVersion": "v3.28.5", "clusterType": "k8s,bgp,kdd", "datastoreReady": True}},
+        {"apiVersion": CALICO, "kind": "FelixConfiguration", "metadata": {"name": "default"},
+         "spec": {"bpfEnabled": False, "logSeverityScreen": "Info", "reportingInterval": "0s"}},
+        {"apiVersion": CALICO, "kind": "IPPool", "metadata": {"name": "default-ipv4-ippool"},
+         "spec": {"cidr": "172.30.0.0/16", "ipipMode": "Always", "natOutgoing": True, "blockSize": 26,
+                  "nodeSelector": "all()"}},
+    ]
 
 
 def iks_host_endpoints(workers: list[dict]) -> list[dict]:

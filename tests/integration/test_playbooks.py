@@ -39,6 +39,8 @@ def test_secure_cluster_then_rollback_restores_the_cluster(demo_cluster, tmp_pat
     after_md = (tmp_path / "local-demo-after.md").read_text()
     assert "| high |" not in after_md.split("| severity |")[1]
 
+    assert host_firewall(demo_cluster) == ["default.host-firewall-allow", "default.host-firewall-deny"]
+
     second = run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, "-e", reports)
     assert "changed=0" in second.stdout
 
@@ -50,6 +52,14 @@ def test_secure_cluster_then_rollback_restores_the_cluster(demo_cluster, tmp_pat
     rolled_back = (tmp_path / "local-demo-after.md").read_text()
     assert "NodePort 30080/TCP open" in rolled_back
     assert client.NetworkingV1Api(demo_cluster.client()).list_namespaced_network_policy("shop").items == []
+    assert host_firewall(demo_cluster) == []
+
+
+def host_firewall(cluster):
+    from kubernetes import client
+    policies = client.CustomObjectsApi(cluster.client()).list_cluster_custom_object(
+        "crd.projectcalico.org", "v1", "globalnetworkpolicies")["items"]
+    return sorted(p["metadata"]["name"] for p in policies if "host-firewall" in p["metadata"]["name"])
 
 
 def test_audit_only_reports_and_changes_nothing(demo_cluster, tmp_path):

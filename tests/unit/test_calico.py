@@ -53,7 +53,8 @@ def test_the_seed_policy_is_valid():
     ("spec.preDnat", True, "unknown spec field(s) preDnat"),
     ("spec.types", ["ingress"], "spec.types 'ingress' is not Ingress or Egress"),
     ("spec.selector", "ibm.role in { 'worker_public'", "spec.selector"),
-    ("spec.selector", "a == 'b' &&", "has an operator without an operand"),
+    ("spec.selector", "a == 'b' &&", "ends too early"),
+    ("spec.selector", "role = 'edge'", "spec.selector"),
     ("metadata.name", "Deny_NodePorts", "metadata.name must be lowercase"),
     ("apiVersion", "crd.projectcalico.org/v1", "apiVersion must be projectcalico.org/v3"),
 ])
