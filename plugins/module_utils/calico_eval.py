@@ -287,17 +287,21 @@ def failsafe_allows(packet: dict, failsafe) -> bool:
     return False
 
 
-def verdict(policies: list[dict], endpoint: dict, packet: dict, failsafe=FAILSAFE_INBOUND) -> dict:
+def verdict(policies: list[dict], endpoint: dict, packet: dict, failsafe=FAILSAFE_INBOUND,
+            forwarded: bool = False) -> dict:
     """What happens to an inbound packet to a host endpoint: {"allowed": bool, "by": str}.
 
     ``packet``: protocol (TCP/UDP/SCTP), port, source (an ip_network). ``policies``: v3 GlobalNetworkPolicies.
-    ``endpoint``: a v3 HostEndpoint (labels, profiles)."""
-    if failsafe_allows(packet, failsafe):
+    ``endpoint``: a v3 HostEndpoint (labels, profiles). ``forwarded``: the packet is forwarded to a pod (a
+    NodePort after DNAT), so normal policies apply only with applyOnForward, failsafe ports do not apply, and
+    with no such policy the packet goes through."""
+    if not forwarded and failsafe_allows(packet, failsafe):
         return {"allowed": True, "by": f"Calico failsafe port {packet['protocol'].lower()}:{packet['port']}"}
     labels = endpoint["metadata"].get("labels") or {}
     for phase in ("untracked", "preDNAT", "normal"):
         selected = [p for p in ordered(policies) if stage(p.get("spec") or {}) == phase
                     and "Ingress" in ((p.get("spec") or {}).get("types") or ["Ingress"])
+                    and (not forwarded or (p.get("spec") or {}).get("applyOnForward"))
                     and Selector((p.get("spec") or {}).get("selector", "")).matches(labels)]
         outcome = first_action(selected, packet, labels)
         if outcome is None and phase == "normal" and selected:
@@ -309,6 +313,8 @@ def verdict(policies: list[dict], endpoint: dict, packet: dict, failsafe=FAILSAF
             return {"allowed": False, "by": where}
         if phase != "preDNAT":  # a preDNAT Allow still goes through normal policy
             return {"allowed": True, "by": where}
+    if forwarded:
+        return {"allowed": True, "by": "no applyOnForward policy (host endpoints do not police forwarded traffic)"}
     if DEFAULT_ALLOW_PROFILE in ((endpoint.get("spec") or {}).get("profiles") or []):
         return {"allowed": True, "by": f"profile {DEFAULT_ALLOW_PROFILE}"}
     return {"allowed": False, "by": "the host endpoint's default deny (no policy or profile applies)"}

@@ -8,8 +8,11 @@ role of this collection). Only LIST requests are made, so a view-only kubeconfig
 
 from __future__ import annotations
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
+import ipaddress
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import calico, calico_eval, providers
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import tolerates
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "ibm-system", "calico-system",
                      "tigera-operator", "strongswan")
@@ -31,29 +34,24 @@ def list_or_empty(kube, path: str) -> list[dict]:
         raise
 
 
-def port_covered(port: int, ports: list) -> bool:
-    for entry in ports or []:
-        text = str(entry)
-        if ":" in text:
-            low, high = text.split(":", 1)
-            if low.isdigit() and high.isdigit() and int(low) <= port <= int(high):
-                return True
-        elif text.isdigit() and int(text) == port:
-            return True
-    return False
+INTERNET_CLIENT = ipaddress.ip_network("203.0.113.10/32")  # a documentation address: "someone on the internet"
 
 
-def nodeport_blocked(port: int, protocol: str, policies: list[dict]) -> str | None:
-    """Name of a preDNAT policy denying this NodePort on host endpoints, or None."""
-    for policy in policies:
-        spec = policy.get("spec") or {}
-        if not spec.get("preDNAT"):
-            continue
-        for rule in spec.get("ingress") or []:
-            if (rule.get("action") == "Deny" and rule.get("protocol") in (protocol, None)
-                    and port_covered(port, (rule.get("destination") or {}).get("ports"))):
-                return policy["metadata"]["name"].removeprefix("default.")
-    return None
+def nodeport_exposure(port: int, protocol: str, policies: list[dict], endpoints: list[dict]) -> tuple[bool, str]:
+    """Whether a NodePort answers someone on the internet, walking the Calico policies as Felix orders them for
+    traffic forwarded to a pod (calico_eval), on every host endpoint that is not a private interface."""
+    public = [e for e in endpoints if (e["metadata"].get("labels") or {}).get("ibm.role") != "worker_private"]
+    if not public:
+        return True, "open on every node (no Calico host endpoint polices the nodes)"
+    packet = {"protocol": protocol, "port": port, "source": INTERNET_CLIENT}
+    verdicts = [calico_eval.verdict(policies, e, packet, forwarded=True) for e in public]
+    opened = [v for v in verdicts if v["allowed"]]
+    if not opened:
+        rule = verdicts[0]["by"]
+        policy = next((p for p in policies if rule.startswith(p["metadata"]["name"] + " ")), None)
+        kind = "preDNAT policy" if policy and (policy.get("spec") or {}).get("preDNAT") else "policy"
+        return False, f"blocked by {kind} {rule.split(' ')[0]}"
+    return True, f"open on {len(opened)} of {len(public)} public host endpoints ({opened[0]['by']})"
 
 
 def is_private_service(service: dict, provider: str) -> bool:
@@ -73,11 +71,14 @@ def audit(kube) -> dict:
     namespaces = kube.get("/api/v1/namespaces")["items"]
     ingresses = list_or_empty(kube, "/apis/networking.k8s.io/v1/ingresses")
     k8s_policies = list_or_empty(kube, "/apis/networking.k8s.io/v1/networkpolicies")
-    calico_gnps = list_or_empty(kube, "/apis/crd.projectcalico.org/v1/globalnetworkpolicies")
+    calico_gnps = [calico.from_crd({"kind": "GlobalNetworkPolicy", **p})
+                   for p in list_or_empty(kube, "/apis/crd.projectcalico.org/v1/globalnetworkpolicies")]
+    host_endpoints = [calico.from_crd({"kind": "HostEndpoint", **e})
+                      for e in list_or_empty(kube, "/apis/crd.projectcalico.org/v1/hostendpoints")]
     calico_nps = list_or_empty(kube, "/apis/crd.projectcalico.org/v1/networkpolicies")
     deployments = kube.get("/apis/apps/v1/deployments")["items"]
     findings = []
-    findings += service_findings(services, provider, calico_gnps)
+    findings += service_findings(services, provider, calico_gnps, host_endpoints)
     findings += ingress_findings(ingresses)
     albs = alb_findings(deployments)
     findings += albs
@@ -100,7 +101,7 @@ def audit(kube) -> dict:
     return {"findings": findings, "summary": summary}
 
 
-def service_findings(services: list[dict], provider: str, gnps: list[dict]) -> list[dict]:
+def service_findings(services: list[dict], provider: str, gnps: list[dict], endpoints: list[dict]) -> list[dict]:
     out = []
     for service in services:
         spec, meta = service.get("spec") or {}, service["metadata"]
@@ -116,12 +117,12 @@ def service_findings(services: list[dict], provider: str, gnps: list[dict]) -> l
                 if not port.get("nodePort"):
                     continue
                 label = f"NodePort {port['nodePort']}/{port.get('protocol', 'TCP')}"
-                policy = nodeport_blocked(port["nodePort"], port.get("protocol", "TCP"), gnps)
-                if policy:
-                    out.append(finding("info", "NodePort", name, f"{label} blocked by preDNAT policy {policy}", ""))
-                else:
-                    out.append(finding("high", "NodePort", name, f"{label} open on every node's public interface",
+                opened, detail = nodeport_exposure(port["nodePort"], port.get("protocol", "TCP"), gnps, endpoints)
+                if opened:
+                    out.append(finding("high", "NodePort", name, f"{label} {detail}",
                                        "role nodeport_lockdown (preDNAT deny of the NodePort range)"))
+                else:
+                    out.append(finding("info", "NodePort", name, f"{label} {detail}", ""))
     return out
 
 
@@ -160,13 +161,9 @@ def alb_findings(deployments: list[dict]) -> list[dict]:
 
 
 def tolerates_edge(pod: dict) -> bool:
-    for toleration in pod["spec"].get("tolerations") or []:
-        if toleration.get("operator") == "Exists" and not toleration.get("key"):
-            return True
-        if toleration.get("key") == "dedicated" and (
-                toleration.get("operator") == "Exists" or toleration.get("value") == "edge"):
-            return True
-    return False
+    """Whether the pod tolerates both edge taints, by the scheduler's rule (effects included)."""
+    return all(tolerates(pod["spec"].get("tolerations"), {"key": "dedicated", "value": "edge", "effect": effect})
+               for effect in ("NoSchedule", "NoExecute"))
 
 
 def pod_findings(pods: list[dict], nodes: list[dict]) -> list[dict]:

@@ -36,7 +36,6 @@ DH = {"modp768", "modp1024", "modp1536", "modp2048", "modp3072", "modp4096", "mo
 ESN = {"esn", "noesn"}
 WEAK = {"3des", "md5", "md5_128", "modp768", "modp1024", "des", "null"}
 LIFETIME = re.compile(r"^\d+[smhd]?$")
-PROVIDERS = providers.PROVIDERS
 
 
 class VpnError(ValueError):

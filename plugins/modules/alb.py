@@ -17,11 +17,6 @@ description:
 author:
   - secure_cluster maintainers (@containers-workload)
 options:
-  backend:
-    description: Where ALBs are managed.
-    type: str
-    choices: [iks, kubernetes]
-    default: iks
   state:
     description: Desired state of the chosen ALBs.
     type: str
@@ -35,9 +30,6 @@ options:
     description: Choose all ALBs of this type (with O(zone), of that zone).
     type: str
     choices: [public, private]
-  zone:
-    description: With O(type), only ALBs of this zone.
-    type: str
   replicas:
     description: Number of ALB instances when enabling (IKS C(numOfInstances), classic only).
     type: int
@@ -57,15 +49,8 @@ options:
     description: Seconds between status checks while waiting.
     type: float
     default: 5
-  namespace:
-    description: Backend kubernetes, the namespace of the ingress-controller Deployments.
-    type: str
-    default: kube-system
-  alb_selector:
-    description: Backend kubernetes, the label selector of the ingress-controller Deployments.
-    type: str
-    default: ingress.cloud.ibm.com/alb-id
 extends_documentation_fragment:
+  - containers_workload.secure_cluster.alb_backend
   - containers_workload.secure_cluster.iks_auth
   - containers_workload.secure_cluster.kube_auth
   - containers_workload.secure_cluster.attributes

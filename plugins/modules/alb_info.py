@@ -16,11 +16,6 @@ description:
 author:
   - secure_cluster maintainers (@containers-workload)
 options:
-  backend:
-    description: Where ALBs are managed.
-    type: str
-    choices: [iks, kubernetes]
-    default: iks
   alb_ids:
     description: Only these ALBs.
     type: list
@@ -29,18 +24,8 @@ options:
     description: Only ALBs of this type.
     type: str
     choices: [public, private]
-  zone:
-    description: With O(type), only ALBs of this zone.
-    type: str
-  namespace:
-    description: Backend kubernetes, the namespace of the ingress-controller Deployments.
-    type: str
-    default: kube-system
-  alb_selector:
-    description: Backend kubernetes, the label selector of the ingress-controller Deployments.
-    type: str
-    default: ingress.cloud.ibm.com/alb-id
 extends_documentation_fragment:
+  - containers_workload.secure_cluster.alb_backend
   - containers_workload.secure_cluster.iks_auth
   - containers_workload.secure_cluster.kube_auth
   - containers_workload.secure_cluster.attributes

@@ -241,7 +241,7 @@ warnings_weak_algorithms:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import strongswan
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers, strongswan
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
     AUTH_ARG_SPEC, KubeError, connect, ensure_objects)
 
@@ -282,7 +282,7 @@ ARGUMENT_SPEC = {
     "enable_service_source_ip": {"type": "bool", "default": False},
     "load_balancer_ip": {"type": "str"},
     "private": {"type": "bool", "default": False},
-    "provider": {"type": "str", "default": "ibm", "choices": list(strongswan.PROVIDERS)},
+    "provider": {"type": "str", "default": "ibm", "choices": list(providers.PROVIDERS)},
     "node_selector": {"type": "dict", "default": {"dedicated": "edge"}},
     "tolerations": {"type": "list", "elements": "dict", "default": [
         {"key": "dedicated", "operator": "Equal", "value": "edge", "effect": "NoSchedule"},

@@ -429,7 +429,7 @@ def write_env(cluster_dir: Path, state: dict, profile: str, bins: dict) -> None:
         "CLUSTER_PROFILE": profile,
         "CLUSTER_SERVER": state["server"],
     }
-    exports.update(profiles.extra_env(profile, cluster_dir, state))
+    exports.update(profiles.extra_env(profile, state))
     lines = [f"export {key}={shell_quote(value)}" for key, value in exports.items()]
     (cluster_dir / "env").write_text("\n".join(lines) + "\n")
 

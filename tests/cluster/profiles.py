@@ -9,8 +9,6 @@ two default ALB Deployments in kube-system (public enabled, private disabled).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 IKS_ZONES = ("dal10", "dal12", "dal13")
 GENERIC_ZONES = ("zone-a", "zone-b", "zone-c")
 KWOK_ANNOTATIONS = {"kwok.x-k8s.io/node": "fake"}
@@ -26,7 +24,7 @@ def objects(profile: str, cluster_id: str, count: int) -> list[dict]:
     return [generic_node(i) for i in range(count)]
 
 
-def extra_env(profile: str, cluster_dir: Path, state: dict) -> dict[str, str]:
+def extra_env(profile: str, state: dict) -> dict[str, str]:
     """Exports a profile adds to ``.clusters/NAME/env``.
 
     Profile iks adds the IKS API emulator (tests/iks_api): its URL, the cluster it knows and the API key

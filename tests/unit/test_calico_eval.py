@@ -127,3 +127,35 @@ def test_policies_are_ordered_by_order_then_name_with_no_order_last():
     names = [p["metadata"]["name"] for p in calico_eval.ordered([
         policy("c", None, []), policy("b", 10, []), policy("a", 10, []), policy("z", 1.5, [])])]
     assert names == ["z", "a", "b", "c"]
+
+
+def test_forwarded_packets_meet_only_applyonforward_policies_and_no_failsafe():
+    """A NodePort is DNATed to a pod: the host firewall's normal policies do not see it, preDNAT ones do."""
+    assert calico_eval.verdict([DENY_ALL], ENDPOINT, packet(30080), forwarded=True)["allowed"]
+    on_forward = policy("deny-forward", 10, [{"action": "Deny"}], applyOnForward=True)
+    assert not calico_eval.verdict([on_forward], ENDPOINT, packet(30080), forwarded=True)["allowed"]
+    lockdown = policy("lockdown", None, [{"action": "Deny", "protocol": "TCP",
+                                          "destination": {"ports": ["20000:32767"]}}],
+                      preDNAT=True, applyOnForward=True)
+    assert calico_eval.verdict([lockdown], ENDPOINT, packet(30080), forwarded=True) == \
+        {"allowed": False, "by": "lockdown ingress[0]"}
+    # Failsafe ports protect the host's own sockets, not forwarded traffic.
+    assert calico_eval.verdict([on_forward], ENDPOINT, packet(22))["allowed"]
+    assert not calico_eval.verdict([on_forward], ENDPOINT, packet(22), forwarded=True)["allowed"]
+
+
+def test_nodeport_exposure_follows_the_forwarded_path():
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure
+    public = {"metadata": {"name": "w1-public", "labels": {"ibm.role": "worker_public"}}, "spec": {}}
+    private = {"metadata": {"name": "w1-private", "labels": {"ibm.role": "worker_private"}}, "spec": {}}
+    assert exposure.nodeport_exposure(30080, "TCP", [], []) == \
+        (True, "open on every node (no Calico host endpoint polices the nodes)")
+    # A host firewall's normal deny does not see traffic DNATed to a pod: the NodePort stays open.
+    opened, detail = exposure.nodeport_exposure(30080, "TCP", [DENY_ALL], [public, private])
+    assert opened and detail.startswith("open on 1 of 1 public host endpoints (no applyOnForward policy")
+    lockdown = policy("deny-kube-node-port-services", None,
+                      [{"action": "Deny", "protocol": "TCP", "destination": {"ports": ["20000:32767"]}}],
+                      selector="ibm.role in { 'worker_public', 'master_public' }", preDNAT=True, applyOnForward=True)
+    assert exposure.nodeport_exposure(30080, "TCP", [DENY_ALL, lockdown], [public, private]) == \
+        (False, "blocked by preDNAT policy deny-kube-node-port-services")
+    assert exposure.nodeport_exposure(30080, "UDP", [lockdown], [public])[0] is True
