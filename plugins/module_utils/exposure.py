@@ -54,6 +54,44 @@ def nodeport_exposure(port: int, protocol: str, policies: list[dict], endpoints:
     return True, f"open on {len(opened)} of {len(public)} public host endpoints ({opened[0]['by']})"
 
 
+# Host ports worth knowing about when the public interface answers the internet.
+HOST_PORTS = (("kubelet", "TCP", 10250), ("SSH", "TCP", 22), ("etcd", "TCP", 2379), ("BGP", "TCP", 179))
+
+
+def felix_failsafe(kube) -> tuple:
+    try:
+        return calico.failsafe_ports(kube)
+    except KubeError as exc:
+        if exc.status == 404:
+            return calico_eval.FAILSAFE_INBOUND
+        raise
+
+
+def host_findings(policies: list[dict], endpoints: list[dict], failsafe) -> list[dict]:
+    """Which sensitive host ports answer someone on the internet on the nodes' public host endpoints."""
+    public = [e for e in endpoints if (e["metadata"].get("labels") or {}).get("ibm.role") != "worker_private"]
+    if not public:
+        return [finding("medium", "Host", "nodes", "no Calico host endpoint: Calico does not firewall the nodes",
+                        "role host_firewall (host endpoints and a deny-by-default policy)")]
+    out = []
+    for name, protocol, port in HOST_PORTS:
+        packet = {"protocol": protocol, "port": port, "source": INTERNET_CLIENT}
+        verdicts = [calico_eval.verdict(policies, e, packet, failsafe) for e in public]
+        opened = [v for v in verdicts if v["allowed"]]
+        label = f"{name} {protocol}/{port}"
+        if not opened:
+            out.append(finding("info", "Host", label, f"closed on all {len(public)} public host endpoints: "
+                                                      f"{verdicts[0]['by']}", ""))
+        elif all("failsafe" in v["by"] for v in opened):
+            out.append(finding("info", "Host", label, f"open on {len(opened)} of {len(public)} public host "
+                                                      f"endpoints: a Calico failsafe port, kept open on purpose", ""))
+        else:
+            out.append(finding("medium", "Host", label, f"open on {len(opened)} of {len(public)} public host "
+                                                        f"endpoints ({opened[0]['by']})",
+                               "role host_firewall"))
+    return out
+
+
 def is_private_service(service: dict, provider: str) -> bool:
     annotations = service["metadata"].get("annotations") or {}
     if provider == "ibm":
@@ -79,6 +117,7 @@ def audit(kube) -> dict:
     deployments = kube.get("/apis/apps/v1/deployments")["items"]
     findings = []
     findings += service_findings(services, provider, calico_gnps, host_endpoints)
+    findings += host_findings(calico_gnps, host_endpoints, felix_failsafe(kube))
     findings += ingress_findings(ingresses)
     albs = alb_findings(deployments)
     findings += albs

@@ -176,3 +176,27 @@ def test_calico_policy_reports_the_calico_version_and_order_clashes(firewall_cle
     before = " ".join(result["order"]["allowed_before"])
     assert "allow-icmp (order 1500) allows ingress and is applied before host-deny" in before
     assert "allow-all-private-default" not in before
+
+
+def test_the_exposure_report_sees_the_kubelet_closed_by_the_host_firewall(firewall_cleanup, tmp_path):
+    """An automatic HostEndpoint (node labels, default-allow profile) leaves the kubelet open to the internet;
+    after host_firewall it is closed, while SSH stays open as a failsafe port."""
+    cluster = firewall_cleanup
+    auto = {"apiVersion": "projectcalico.org/v3", "kind": "HostEndpoint",
+            "metadata": {"name": "10.176.48.10-auto",
+                         "labels": {"kubernetes.io/hostname": "10.176.48.10",
+                                    "projectcalico.org/created-by": "calico-kube-controllers"}},
+            "spec": {"node": "10.176.48.10", "interfaceName": "*", "expectedIPs": ["10.176.48.10"],
+                     "profiles": ["projectcalico-default-allow"]}}
+    assert not run_module(cluster, "calico_policy", {"definition": auto}).get("failed")
+    try:
+        before = {f["object"]: f for f in run_module(cluster, "exposure_info", {})["findings"] if f["kind"] == "Host"}
+        assert before["kubelet TCP/10250"]["severity"] == "medium"
+        assert "open on 1 of" in before["kubelet TCP/10250"]["exposure"]
+        play(cluster, tmp_path, host_firewall_profile="generic")
+        after = {f["object"]: f for f in run_module(cluster, "exposure_info", {})["findings"] if f["kind"] == "Host"}
+        assert after["kubelet TCP/10250"]["severity"] == "info"
+        assert after["kubelet TCP/10250"]["exposure"].startswith("closed on all")
+        assert "failsafe" in after["SSH TCP/22"]["exposure"]
+    finally:
+        run_module(cluster, "calico_policy", {"definition": auto, "state": "absent"})

@@ -159,3 +159,20 @@ def test_nodeport_exposure_follows_the_forwarded_path():
     assert exposure.nodeport_exposure(30080, "TCP", [DENY_ALL, lockdown], [public, private]) == \
         (False, "blocked by preDNAT policy deny-kube-node-port-services")
     assert exposure.nodeport_exposure(30080, "UDP", [lockdown], [public])[0] is True
+
+
+def test_host_findings_tell_which_host_ports_answer_the_internet():
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure
+    assert [f["exposure"] for f in exposure.host_findings([], [], calico_eval.FAILSAFE_INBOUND)] == \
+        ["no Calico host endpoint: Calico does not firewall the nodes"]
+    auto = {"metadata": {"name": "n1-auto", "labels": {"kubernetes.io/hostname": "n1"}},
+            "spec": {"profiles": ["projectcalico-default-allow"]}}
+    found = {f["object"]: f for f in exposure.host_findings([], [auto], calico_eval.FAILSAFE_INBOUND)}
+    assert found["kubelet TCP/10250"]["severity"] == "medium"
+    assert "profile projectcalico-default-allow" in found["kubelet TCP/10250"]["exposure"]
+    assert found["SSH TCP/22"]["severity"] == "info" and "failsafe" in found["SSH TCP/22"]["exposure"]
+    deny = policy("host-firewall-deny", 3000, [{"action": "Deny"}], selector="has(kubernetes.io/hostname)")
+    found = {f["object"]: f for f in exposure.host_findings([deny], [auto], calico_eval.FAILSAFE_INBOUND)}
+    assert found["kubelet TCP/10250"] == {"severity": "info", "kind": "Host", "object": "kubelet TCP/10250",
+                                          "exposure": "closed on all 1 public host endpoints: "
+                                                      "host-firewall-deny ingress[0]", "fix": ""}
