@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import ipaddress
 import re
+import secrets as secrets_module
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
 
@@ -231,12 +233,26 @@ def render_ipsec_secrets(params: dict) -> str:
     return f'{params["local"]["id"]} {params["remote"]["id"]} : PSK "{params["preshared_secret"]}"\n'
 
 
-def checksum(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+SALT_KEY = "checksum-salt"
 
 
-def objects(params: dict) -> list[dict]:
-    """The Kubernetes objects of the VPN, in creation order."""
+def checksum(salt: str, *parts: str) -> str:
+    """A keyed checksum: whoever can read the Deployment but not the Secret cannot test PSK guesses against it."""
+    return hmac.new(salt.encode(), "\0".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def checksum_salt(live_secret: dict | None) -> str:
+    """The salt kept in the VPN's Secret, or a new one for a new Secret (so re-runs give the same checksum)."""
+    stored = ((live_secret or {}).get("data") or {}).get(SALT_KEY)
+    return base64.b64decode(stored).decode() if stored else secrets_module.token_hex(16)
+
+
+def secret_path(params: dict) -> str:
+    return f"/api/v1/namespaces/{params['namespace']}/secrets/{params['name']}-strongswan-secrets"
+
+
+def objects(params: dict, salt: str) -> list[dict]:
+    """The Kubernetes objects of the VPN, in creation order. ``salt`` keys the pod's checksum annotation."""
     name, namespace = f"{params['name']}-strongswan", params["namespace"]
     labels = {"app": APP_LABEL, "release": params["name"], "app.kubernetes.io/managed-by": "secure_cluster"}
     conf, secrets = render_ipsec_conf(params), render_ipsec_secrets(params)
@@ -252,14 +268,15 @@ def objects(params: dict) -> list[dict]:
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {**meta, "name": f"{name}-config"},
          "data": {"ipsec.conf": conf}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": {**meta, "name": f"{name}-secrets"}, "type": "Opaque",
-         "data": {"ipsec.secrets": base64.b64encode(secrets.encode()).decode()}},
+         "data": {"ipsec.secrets": base64.b64encode(secrets.encode()).decode(),
+                  SALT_KEY: base64.b64encode(salt.encode()).decode()}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": dict(meta), "spec": {
             "replicas": 1,
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {"app": APP_LABEL, "release": params["name"]}},
             "template": {
                 "metadata": {"labels": labels, "annotations": {
-                    "secure-cluster.containers-workload/config-checksum": checksum(conf, secrets)}},
+                    "secure-cluster.containers-workload/config-checksum": checksum(salt, conf, secrets)}},
                 "spec": {
                     "serviceAccountName": name,
                     "nodeSelector": params["node_selector"],

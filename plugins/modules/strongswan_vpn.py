@@ -308,7 +308,8 @@ def main() -> None:
             result = ensure_objects(kube, strongswan.object_refs(params), "absent", module.check_mode,
                                     wait_timeout=params["wait_timeout"])
         else:
-            result = ensure_objects(kube, strongswan.objects(params), "present", module.check_mode)
+            salt = strongswan.checksum_salt(kube.get_or_none(strongswan.secret_path(params)))
+            result = ensure_objects(kube, strongswan.objects(params, salt), "present", module.check_mode)
             result["ipsec_conf"] = strongswan.render_ipsec_conf(params)
             result["warnings_weak_algorithms"] = strongswan.weak_algorithms(params)
             for weak in result["warnings_weak_algorithms"]:

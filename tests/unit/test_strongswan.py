@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import hashlib
 
 import pytest
 
@@ -9,6 +10,7 @@ from ansible_collections.containers_workload.secure_cluster.plugins.module_utils
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import mask_secrets
 
 PSK = "Zt4q9V1mXr7LcW2pK8sY5nB3"
+SALT = "5f0c2a9e3b7d41c8a6e2f1b0d9c8e7a6"
 BASE = {
     "name": "vpn", "namespace": "strongswan", "create_namespace": True, "image": "strongswan:5.9",
     "ipsec": {"keyexchange": "ikev2", "ike": "aes256-sha256-modp2048!", "esp": "aes256-sha256!", "auto": "add",
@@ -91,7 +93,7 @@ def test_ipsec_conf_has_the_connection_as_the_chart_values_describe():
 
 
 def test_psk_lives_in_a_secret_and_never_in_the_configmap():
-    objs = {o["kind"]: o for o in strongswan.objects(params())}
+    objs = {o["kind"]: o for o in strongswan.objects(params(), SALT)}
     assert PSK not in str(objs["ConfigMap"])
     secret = base64.b64decode(objs["Secret"]["data"]["ipsec.secrets"]).decode()
     assert secret == f'ibm-cloud on-prem : PSK "{PSK}"\n'
@@ -99,22 +101,30 @@ def test_psk_lives_in_a_secret_and_never_in_the_configmap():
 
 
 def test_vpn_pod_runs_on_edge_nodes_with_net_admin_only():
-    deployment = next(o for o in strongswan.objects(params()) if o["kind"] == "Deployment")
+    deployment = next(o for o in strongswan.objects(params(), SALT) if o["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"dedicated": "edge"}
     assert pod["containers"][0]["securityContext"] == {"capabilities": {"add": ["NET_ADMIN"]}}
-    privileged = next(o for o in strongswan.objects(params(privileged=True)) if o["kind"] == "Deployment")
+    privileged = next(o for o in strongswan.objects(params(privileged=True), SALT) if o["kind"] == "Deployment")
     assert privileged["spec"]["template"]["spec"]["containers"][0]["securityContext"] == {"privileged": True}
 
 
 def test_a_config_change_changes_the_pod_checksum_so_the_pod_rolls():
-    def checksum(p):
-        deployment = next(o for o in strongswan.objects(p) if o["kind"] == "Deployment")
+    def checksum(p, salt=SALT):
+        deployment = next(o for o in strongswan.objects(p, salt) if o["kind"] == "Deployment")
         return deployment["spec"]["template"]["metadata"]["annotations"][
             "secure-cluster.containers-workload/config-checksum"]
     assert checksum(params()) == checksum(params())
     assert checksum(params()) != checksum(params(remote__subnet=["192.168.200.0/24"]))
     assert checksum(params()) != checksum(params(preshared_secret=PSK + "x"))
+    # Keyed by the salt kept in the Secret: the annotation alone does not let anyone test PSK guesses.
+    assert checksum(params()) != checksum(params(), salt="another-salt")
+    objs = {o["kind"]: o for o in strongswan.objects(params(), SALT)}
+    conf = objs["ConfigMap"]["data"]["ipsec.conf"]
+    secrets = base64.b64decode(objs["Secret"]["data"]["ipsec.secrets"]).decode()
+    assert checksum(params()) != hashlib.sha256(f"{conf}\0{secrets}".encode()).hexdigest()
+    assert strongswan.checksum_salt(objs["Secret"]) == SALT
+    assert strongswan.checksum_salt(None) != strongswan.checksum_salt(None)
 
 
 @pytest.mark.parametrize("provider, private, annotations", [
@@ -126,6 +136,6 @@ def test_a_config_change_changes_the_pod_checksum_so_the_pod_rolls():
     ("aws", False, {}),
 ])
 def test_service_is_private_or_public_through_the_providers_annotation(provider, private, annotations):
-    svc = next(o for o in strongswan.objects(params(provider=provider, private=private)) if o["kind"] == "Service")
+    svc = next(o for o in strongswan.objects(params(provider=provider, private=private), SALT) if o["kind"] == "Service")
     assert svc["metadata"].get("annotations", {}) == annotations
     assert [(p["port"], p["protocol"]) for p in svc["spec"]["ports"]] == [(500, "UDP"), (4500, "UDP")]
