@@ -141,6 +141,9 @@ def validate(resource: dict, index: int) -> list[str]:
     kind = resource.get("kind")
     name = (resource.get("metadata") or {}).get("name")
     where = f"resource #{index + 1} ({kind} {name})"
+    if resource.get("apiVersion") == "v1" and kind == "policy":
+        return [f"{where}: this is the Calico v1 format (apiVersion v1, kind policy) of older docs such as IKS's; "
+                f"Calico v3 reads it as {json.dumps(from_v1_policy(resource), separators=(',', ':'))}"]
     if resource.get("apiVersion") != V3:
         return [f"{where}: apiVersion must be {V3} (got {resource.get('apiVersion')})"]
     if kind not in KINDS:
@@ -173,6 +176,31 @@ def validate(resource: dict, index: int) -> list[str]:
         if not spec.get("node"):
             errors.append(f"{where}: spec.node is required")
     return errors
+
+
+V1_ACTIONS = {"allow": "Allow", "deny": "Deny", "log": "Log", "next-tier": "Pass", "pass": "Pass"}
+V1_PROTOCOLS = {p.lower(): p for p in PROTOCOLS}
+
+
+def from_v1_policy(resource: dict) -> dict:
+    """The projectcalico.org/v3 GlobalNetworkPolicy for a Calico v1 ``policy`` (what calicoctl convert gives)."""
+    spec = copy.deepcopy(resource.get("spec") or {})
+    for direction in ("ingress", "egress"):
+        for rule in spec.get(direction) or []:
+            if isinstance(rule.get("action"), str):
+                rule["action"] = V1_ACTIONS.get(rule["action"].lower(), rule["action"])
+            for field in ("protocol", "notProtocol"):
+                if isinstance(rule.get(field), str):
+                    rule[field] = V1_PROTOCOLS.get(rule[field].lower(), rule[field])
+            for side in ("source", "destination"):
+                entity = rule.get(side) or {}
+                for single, plural in (("net", "nets"), ("notNet", "notNets")):
+                    if single in entity:
+                        entity.setdefault(plural, []).append(entity.pop(single))
+    if spec.get("preDNAT") or spec.get("doNotTrack"):
+        spec["applyOnForward"] = True
+    name = (resource.get("metadata") or {}).get("name")
+    return with_defaults({"apiVersion": V3, "kind": "GlobalNetworkPolicy", "metadata": {"name": name}, "spec": spec})
 
 
 def policy_errors(spec: dict, where: str) -> list[str]:

@@ -161,3 +161,22 @@ def test_namespace_isolation_creates_default_deny_dns_and_same_namespace_policie
         assert "changed=0" in run_playbook(iks_cluster, playbook, "-i", "localhost,", "-c", "local").stdout
     finally:
         core.delete_namespace(namespace)
+
+
+def test_nodeport_lockdown_keeps_an_allow_list_in_front_of_the_deny(clean_policies, tmp_path):
+    import ipaddress
+
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import calico, calico_eval
+    playbook = role_play(tmp_path, "nodeport_lockdown", {"nodeport_lockdown_allowed_sources": ["198.51.100.0/24"]})
+    run_playbook(clean_policies, playbook, "-i", "localhost,", "-c", "local")
+    obj = stored(clean_policies, "default.deny-kube-node-port-services")
+    assert [(r["action"], r["protocol"]) for r in obj["spec"]["ingress"]] == [
+        ("Allow", "TCP"), ("Allow", "UDP"), ("Deny", "TCP"), ("Deny", "UDP")]
+    assert obj["spec"]["ingress"][0]["source"] == {"nets": ["198.51.100.0/24"]}
+    policy = calico.from_crd({"kind": "GlobalNetworkPolicy", **obj})
+    endpoint = {"metadata": {"name": "w1", "labels": {"ibm.role": "worker_public"}}, "spec": {}}
+
+    def reaches(source):
+        packet = {"protocol": "TCP", "port": 30080, "source": ipaddress.ip_network(source)}
+        return calico_eval.verdict([policy], endpoint, packet, forwarded=True)["allowed"]
+    assert reaches("198.51.100.7/32") and not reaches("203.0.113.10/32")

@@ -95,3 +95,17 @@ def test_network_sets_and_host_endpoints_keep_their_names():
     assert calico.storage_name("GlobalNetworkSet", "corp") == "corp"
     assert calico.storage_name("NetworkPolicy", "knp.default.x") == "knp.default.x"
     assert calico.storage_name("NetworkPolicy", "isolate") == "default.isolate"
+
+
+def test_the_v1_policy_of_the_iks_docs_is_refused_with_its_v3_form():
+    """Seed 004 shows the Calico v1 format; the message gives the v3 policy calicoctl convert would."""
+    v1 = {"apiVersion": "v1", "kind": "policy", "metadata": {"name": "deny-kube-node-port-services"},
+          "spec": {"preDNAT": True, "selector": "ibm.role in { 'worker_public', 'master_public' }",
+                   "ingress": [{"action": "deny", "protocol": "tcp", "destination": {"ports": ["30000:32767"]}},
+                               {"action": "deny", "protocol": "udp", "destination": {"ports": ["30000:32767"]}}]}}
+    errors = calico.validate(v1, 0)
+    assert len(errors) == 1 and "Calico v1 format" in errors[0]
+    converted = json.loads(errors[0].split("Calico v3 reads it as ", 1)[1])
+    assert calico.validate(converted, 0) == []
+    assert converted["spec"]["applyOnForward"] is True and converted["spec"]["types"] == ["Ingress"]
+    assert [(r["action"], r["protocol"]) for r in converted["spec"]["ingress"]] == [("Deny", "TCP"), ("Deny", "UDP")]
