@@ -13,15 +13,17 @@ import re
 import time
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import iks
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
-    SelectorError, parse_selector)
+    LabelSelectorError, parse_selector)
 
 ALB_ID = re.compile(r"^(public|private)-[a-z0-9]+-alb[0-9]+$")
 TYPE_LABEL = "ingress.cloud.ibm.com/alb-type"
 ZONE_LABELS = ("ingress.cloud.ibm.com/zone", "topology.kubernetes.io/zone")
 
 
-class AlbError(Exception):
+class AlbError(SecureClusterError):
     """A request that cannot be carried out (bad input, guard, timeout); the message says why."""
 
 
@@ -41,9 +43,6 @@ class IksBackend:
 
     def set(self, alb: dict, enable: bool, replicas: int | None) -> None:
         iks.set_alb(self.client, self.cluster, self.platform, alb["id"], enable, replicas)
-
-    def calls(self) -> dict:
-        return {"reads": self.client.reads, "writes": self.client.writes}
 
 
 class KubernetesBackend:
@@ -77,12 +76,9 @@ class KubernetesBackend:
         self.kube.patch(f"/apis/apps/v1/namespaces/{self.namespace}/deployments/{alb['id']}",
                         {"spec": {"replicas": count}})
 
-    def calls(self) -> dict:
-        return {"reads": self.kube.reads, "writes": self.kube.writes}
 
-
-def validate(params: dict) -> None:
-    """Check the request before any call."""
+def param_errors(params: dict) -> list[str]:
+    """Every problem with the request, before any call."""
     errors = []
     for alb_id in params.get("alb_ids") or []:
         if params["backend"] == "iks" and not ALB_ID.match(alb_id):
@@ -93,10 +89,9 @@ def validate(params: dict) -> None:
     if params["backend"] == "kubernetes":
         try:
             parse_selector(params["alb_selector"])
-        except SelectorError as exc:
+        except LabelSelectorError as exc:
             errors.append(str(exc))
-    if errors:
-        raise AlbError("; ".join(errors))
+    return errors
 
 
 def select(albs: list[dict], params: dict) -> list[dict]:
@@ -141,7 +136,7 @@ def wait(backend, ids: set[str], enable: bool, timeout: float, interval: float) 
         time.sleep(interval)
 
 
-def run(backend, params: dict, check_mode: bool) -> dict:
+def run_albs(backend, params: dict, check_mode: bool) -> dict:
     """List, select, guard, change what differs, wait. Returns the module result."""
     albs = backend.list()
     if params["state"] == "info":
@@ -165,3 +160,45 @@ def run(backend, params: dict, check_mode: bool) -> dict:
                        "status": "healthy" if enable else "disabled"} for a in to_change}
     return {"changed": bool(to_change), "changed_albs": [a["id"] for a in to_change], "albs": albs,
             "diff": {"before": before, "after": after}}
+
+
+# --- the alb and alb_info modules --------------------------------------------------------------
+
+INFO_ARG_SPEC = {
+    **AUTH_ARG_SPEC,
+    **iks.IKS_ARG_SPEC,
+    "backend": {"type": "str", "choices": ["iks", "kubernetes"], "default": "iks"},
+    "alb_ids": {"type": "list", "elements": "str"},
+    "type": {"type": "str", "choices": ["public", "private"]},
+    "zone": {"type": "str"},
+    "namespace": {"type": "str", "default": "kube-system"},
+    "alb_selector": {"type": "str", "default": "ingress.cloud.ibm.com/alb-id"},
+}
+ALB_ARG_SPEC = {
+    **INFO_ARG_SPEC,
+    "state": {"type": "str", "choices": ["enabled", "disabled"], "required": True},
+    "replicas": {"type": "int"},
+    "force": {"type": "bool", "default": False},
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 600},
+    "poll_interval": {"type": "float", "default": 5},
+}
+
+
+def make_backend(run):
+    """The backend the module's ``backend`` names, its API calls counted in the result."""
+    if run.params["backend"] == "iks":
+        backend = IksBackend(run.params)
+        run.counted(backend.client)
+        return backend
+    return KubernetesBackend(run.kube, run.params)
+
+
+def change(run) -> dict:
+    """The alb module."""
+    return run_albs(make_backend(run), run.params, run.check_mode)
+
+
+def info(run) -> dict:
+    """The alb_info module: the ALBs, selected by alb_ids or type and zone when given."""
+    return run_albs(make_backend(run), {**run.params, "state": "info"}, check_mode=True)

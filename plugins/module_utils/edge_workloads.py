@@ -12,46 +12,48 @@ from __future__ import annotations
 import re
 import time
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
-    SelectorError, key_error, name_error, parse_selector, value_error)
+    LabelSelectorError, key_error, name_error, parse_selector, value_error)
 
 
-class PlacementError(Exception):
+class PlacementError(SecureClusterError):
     """Input that cannot be used, or pods that could not be moved; the message says which."""
 
 
-def validate(params: dict) -> list[dict]:
-    """Check every workload entry before anything is read; returns them with compiled patterns."""
+def param_errors(params: dict) -> list[str]:
+    """Every problem with the workloads, nodes and edge labels, before anything is read."""
     errors = []
-    workloads = []
     for index, entry in enumerate(params["workloads"]):
         where = f"workloads[{index}]"
         if name_error(entry.get("namespace") or ""):
             errors.append(f"{where}: namespace '{entry.get('namespace')}' {name_error(entry.get('namespace') or '')}")
-        pattern = None
         if entry.get("name_regex"):
             try:
-                pattern = re.compile(entry["name_regex"])
+                re.compile(entry["name_regex"])
             except re.error as exc:
                 errors.append(f"{where}: name_regex '{entry['name_regex']}' is not a valid regular expression: {exc}")
         if entry.get("selector"):
             try:
                 parse_selector(entry["selector"])
-            except SelectorError as exc:
+            except LabelSelectorError as exc:
                 errors.append(f"{where}: {exc}")
         if not entry.get("selector") and not entry.get("name_regex"):
             errors.append(f"{where}: give a 'selector' and/or a 'name_regex' so only networking pods are moved")
-        workloads.append({**entry, "pattern": pattern})
     for name in params.get("nodes") or []:
         if name_error(name):
             errors.append(f"node name '{name}' {name_error(name)}")
     for key, value in params["edge_labels"].items():
         if key_error(key) or value_error(str(value)):
             errors.append(f"edge label '{key}={value}' is not a valid label")
-    if errors:
-        raise PlacementError("; ".join(errors))
-    return workloads
+    return errors
+
+
+def workloads_of(params: dict) -> list[dict]:
+    """The workload entries with their name patterns compiled."""
+    return [{**entry, "pattern": re.compile(entry["name_regex"]) if entry.get("name_regex") else None}
+            for entry in params["workloads"]]
 
 
 def edge_node_names(kube, edge_labels: dict) -> set[str]:
@@ -107,8 +109,10 @@ def evict_and_wait(kube, pod: dict, timeout: float, interval: float = 1.0) -> No
                          f"workload tolerates the edge taints")
 
 
-def run(kube, params: dict, check_mode: bool) -> dict:
-    workloads = validate(params)
+def run(run) -> dict:
+    """Move the networking pods that run elsewhere onto the edge nodes, one at a time."""
+    kube, params, check_mode = run.kube, run.params, run.check_mode
+    workloads = workloads_of(params)
     edge = set(params["nodes"]) if params.get("nodes") else edge_node_names(kube, params["edge_labels"])
     if not edge:
         raise PlacementError("no node carries the edge labels " + ", ".join(
@@ -129,4 +133,4 @@ def run(kube, params: dict, check_mode: bool) -> dict:
                     f"{p['metadata']['namespace']}/{p['metadata']['name']} on {p['spec'].get('nodeName')}" for p in left)
                 + "; these workloads need a node affinity (or nodeSelector) for the edge label and the edge tolerations")
     return {"changed": bool(to_move), "moved": moved if not check_mode else [describe(p) for p in to_move],
-            "edge_nodes": sorted(edge), "api_calls": {"reads": kube.reads, "writes": kube.writes}}
+            "edge_nodes": sorted(edge)}

@@ -17,6 +17,8 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import Request
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
+
 ENDPOINTS = {
     "public": ("https://containers.cloud.ibm.com/global", "https://iam.cloud.ibm.com"),
     "private": ("https://private.containers.cloud.ibm.com/global", "https://private.iam.cloud.ibm.com"),
@@ -38,7 +40,7 @@ IKS_ARG_SPEC = {
 }
 
 
-class IksError(Exception):
+class IksError(SecureClusterError):
     """A failed IBM Cloud call, with a message that names the cluster or ALB and the cause."""
 
     def __init__(self, message: str, status: int | None = None):

@@ -18,6 +18,8 @@ import time
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
+
 try:
     import urllib3
     import yaml
@@ -52,7 +54,7 @@ PATCH_TYPES = {
 }
 
 
-class KubeError(Exception):
+class KubeError(SecureClusterError):
     """Anything that went wrong talking to Kubernetes, with a message a user can act on."""
 
     def __init__(self, message: str, status: int | None = None, reason: str | None = None):
@@ -164,6 +166,8 @@ class Kube:
         self.reads = 0
         self.writes = 0
         self._lock = threading.Lock()
+        # API discovery answers, by apiVersion: kind -> (plural, namespaced); see k8s_apply.resource_of.
+        self.discovered: dict[str, dict] = {}
 
     def request(self, method: str, path: str, body=None, query: dict | None = None,
                 patch_type: str | None = None, retry_conflict: bool = True):
@@ -269,126 +273,3 @@ def connect(params: dict, agent: str = USER_AGENT) -> Kube:
                         f"'{expected}' (expected_cluster compares the API server URL, the kube-system "
                         f"namespace UID and the IKS cluster ID)")
     return kube
-
-
-# --- applying whole objects ------------------------------------------------------------------
-
-RESOURCES = {
-    ("v1", "Namespace"): ("namespaces", False),
-    ("v1", "ServiceAccount"): ("serviceaccounts", True),
-    ("v1", "ConfigMap"): ("configmaps", True),
-    ("v1", "Secret"): ("secrets", True),
-    ("v1", "Service"): ("services", True),
-    ("apps/v1", "Deployment"): ("deployments", True),
-    ("apps/v1", "DaemonSet"): ("daemonsets", True),
-    ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
-    ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
-    ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
-    ("crd.projectcalico.org/v1", "KubeControllersConfiguration"): ("kubecontrollersconfigurations", False),
-}
-
-
-def object_path(obj: dict, named: bool = True) -> str:
-    """REST path of an object (or of its collection with named=False)."""
-    api_version, kind = obj["apiVersion"], obj["kind"]
-    if (api_version, kind) not in RESOURCES:
-        raise KubeError(f"{kind} ({api_version}) is not a kind this collection manages")
-    plural, namespaced = RESOURCES[(api_version, kind)]
-    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    scope = f"/namespaces/{obj['metadata']['namespace']}" if namespaced else ""
-    name = f"/{obj['metadata']['name']}" if named else ""
-    return f"{prefix}{scope}/{plural}{name}"
-
-
-def contains(live, desired) -> bool:
-    """Whether the live object already has every field the desired one sets (the API server adds defaults)."""
-    if isinstance(desired, dict):
-        return isinstance(live, dict) and all(contains(live.get(k), v) for k, v in desired.items())
-    if isinstance(desired, list):
-        return isinstance(live, list) and len(live) == len(desired) and all(
-            contains(a, b) for a, b in zip(live, desired))
-    return live == desired
-
-
-def managed_view(live: dict | None, desired: dict):
-    """The fields of ``live`` that ``desired`` sets: what a diff should show as 'before'."""
-    if live is None:
-        return None
-    if isinstance(desired, dict):
-        return {k: managed_view(live.get(k), v) if isinstance(live, dict) else None
-                for k, v in desired.items() if isinstance(live, dict) and k in live}
-    if isinstance(desired, list) and isinstance(live, list) and len(live) == len(desired):
-        return [managed_view(a, b) for a, b in zip(live, desired)]
-    return live
-
-
-def apply_object(kube: Kube, obj: dict, check_mode: bool, field_manager: str) -> dict:
-    """Make one object look like ``obj``: GET it, and only when it differs, server-side apply it.
-
-    Returns {changed, before, after} with before/after limited to the fields ``obj`` sets.
-    """
-    live = kube.get_or_none(object_path(obj))
-    if live is not None and contains(live, obj):
-        return {"changed": False, "before": managed_view(live, obj), "after": managed_view(live, obj)}
-    if not check_mode:
-        kube.patch(object_path(obj), obj, patch_type="apply",
-                   query={"fieldManager": field_manager, "force": "true"})
-    return {"changed": True, "before": managed_view(live, obj), "after": obj}
-
-
-def delete_objects(kube: Kube, objects: list[dict], check_mode: bool, timeout: float = 120.0,
-                   interval: float = 1.0) -> list[dict]:
-    """Delete the objects that exist (foreground) and wait until they are gone; returns those deleted."""
-    present = [obj for obj in objects if kube.get_or_none(object_path(obj)) is not None]
-    if check_mode:
-        return present
-    for obj in present:
-        try:
-            kube.request("DELETE", object_path(obj), body={"propagationPolicy": "Foreground"})
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
-    deadline = time.monotonic() + timeout
-    waiting = list(present)
-    while waiting:
-        waiting = [obj for obj in waiting if kube.get_or_none(object_path(obj)) is not None]
-        if waiting and time.monotonic() > deadline:
-            raise KubeError("timed out after %ds waiting for deletion of %s" % (
-                timeout, ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in waiting)))
-        if waiting:
-            time.sleep(interval)
-    return present
-
-
-def mask_secrets(obj):
-    """A copy of an object (or a diff side) with the values of a Secret's data replaced."""
-    if isinstance(obj, dict) and obj.get("kind") == "Secret":
-        return {k: ({dk: "********" for dk in v} if k in ("data", "stringData") and isinstance(v, dict) else v)
-                for k, v in obj.items()}
-    return obj
-
-
-def describe_object(obj: dict, changed: bool) -> dict:
-    return {"kind": obj["kind"], "namespace": obj["metadata"].get("namespace", ""), "name": obj["metadata"]["name"],
-            "changed": changed}
-
-
-def ensure_objects(kube: Kube, objects: list[dict], state: str, check_mode: bool, field_manager: str = "secure_cluster",
-                   wait_timeout: float = 120.0, mask=mask_secrets) -> dict:
-    """Apply (state present) or delete and wait (state absent) many objects; the module result with a diff.
-
-    Deletion goes in reverse order, so a namespace listed first is deleted last.
-    """
-    if state == "absent":
-        gone = delete_objects(kube, list(reversed(objects)), check_mode, wait_timeout)
-        return {"changed": bool(gone), "objects": [describe_object(o, True) for o in gone],
-                "diff": {"before": {f"{o['kind']}/{o['metadata']['name']}": "present" for o in gone},
-                         "after": {f"{o['kind']}/{o['metadata']['name']}": "absent" for o in gone}},
-                "api_calls": {"reads": kube.reads, "writes": kube.writes}}
-    results = [(obj, apply_object(kube, obj, check_mode, field_manager)) for obj in objects]
-    changed = [(obj, r) for obj, r in results if r["changed"]]
-    return {"changed": bool(changed), "objects": [describe_object(obj, r["changed"]) for obj, r in results],
-            "diff": {"before": {f"{o['kind']}/{o['metadata']['name']}": mask(r["before"]) for o, r in changed},
-                     "after": {f"{o['kind']}/{o['metadata']['name']}": mask(r["after"]) for o, r in changed}},
-            "api_calls": {"reads": kube.reads, "writes": kube.writes}}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
+
 _NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SELECTOR_TOKEN = re.compile(r"\s*(!=|==|=|\(|\)|,|!|[^\s!=(),]+)")
@@ -50,7 +52,7 @@ def value_error(value: str) -> str | None:
     return None
 
 
-class SelectorError(ValueError):
+class LabelSelectorError(SecureClusterError):
     """A label selector that Kubernetes would reject."""
 
 
@@ -62,14 +64,14 @@ def parse_selector(text: str) -> list[tuple[str, str, frozenset]]:
     """
     tokens = _SELECTOR_TOKEN.findall(text.strip())
     if "".join(tokens).replace(" ", "") != re.sub(r"\s+", "", text):
-        raise SelectorError(f"label selector '{text}' contains characters that cannot be parsed")
+        raise LabelSelectorError(f"label selector '{text}' contains characters that cannot be parsed")
     requirements = []
     pos = 0
 
     def take() -> str:
         nonlocal pos
         if pos >= len(tokens):
-            raise SelectorError(f"label selector '{text}' ends unexpectedly")
+            raise LabelSelectorError(f"label selector '{text}' ends unexpectedly")
         pos += 1
         return tokens[pos - 1]
 
@@ -78,7 +80,7 @@ def parse_selector(text: str) -> list[tuple[str, str, frozenset]]:
         negated = token == "!"
         key = take() if negated else token
         if key_error(key):
-            raise SelectorError(f"label selector '{text}': key '{key}' {key_error(key)}")
+            raise LabelSelectorError(f"label selector '{text}': key '{key}' {key_error(key)}")
         nxt = tokens[pos] if pos < len(tokens) else ","
         if negated or nxt == ",":
             requirements.append((key, "!" if negated else "exists", frozenset()))
@@ -86,12 +88,12 @@ def parse_selector(text: str) -> list[tuple[str, str, frozenset]]:
             take()
             value = take() if pos < len(tokens) and tokens[pos] != "," else ""
             if value_error(value):
-                raise SelectorError(f"label selector '{text}': value '{value}' {value_error(value)}")
+                raise LabelSelectorError(f"label selector '{text}': value '{value}' {value_error(value)}")
             requirements.append((key, "!=" if nxt == "!=" else "=", frozenset([value])))
         elif nxt in ("in", "notin"):
             take()
             if take() != "(":
-                raise SelectorError(f"label selector '{text}': expected '(' after '{nxt}'")
+                raise LabelSelectorError(f"label selector '{text}': expected '(' after '{nxt}'")
             values = []
             while True:
                 value = take()
@@ -100,15 +102,15 @@ def parse_selector(text: str) -> list[tuple[str, str, frozenset]]:
                 if value == ",":
                     continue
                 if value_error(value):
-                    raise SelectorError(f"label selector '{text}': value '{value}' {value_error(value)}")
+                    raise LabelSelectorError(f"label selector '{text}': value '{value}' {value_error(value)}")
                 values.append(value)
             if not values:
-                raise SelectorError(f"label selector '{text}': '{nxt}' needs at least one value")
+                raise LabelSelectorError(f"label selector '{text}': '{nxt}' needs at least one value")
             requirements.append((key, nxt, frozenset(values)))
         else:
-            raise SelectorError(f"label selector '{text}': unexpected '{nxt}' after key '{key}'")
+            raise LabelSelectorError(f"label selector '{text}': unexpected '{nxt}' after key '{key}'")
         if pos < len(tokens) and take() != ",":
-            raise SelectorError(f"label selector '{text}': requirements must be separated by ','")
+            raise LabelSelectorError(f"label selector '{text}': requirements must be separated by ','")
     return requirements
 
 

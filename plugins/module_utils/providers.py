@@ -51,10 +51,6 @@ def service_annotations(provider: str, private: bool, zone: str | None = None, v
 KUBE_CONTROLLERS = (("calico-system", "calico-kube-controllers"), ("kube-system", "calico-kube-controllers"))
 
 
-def host_cidr(address: str) -> str:
-    return f"{address}/128" if ":" in address else f"{address}/32"
-
-
 def cluster_networks(kube, nodes: list[dict]) -> dict:
     """The cluster's own address ranges, which a host firewall must keep open to the cluster: node InternalIPs,
     pod CIDRs (node podCIDRs and Calico IP pools), service CIDRs (ServiceCIDR objects, Kubernetes 1.33+)
@@ -81,3 +77,15 @@ def calico_components(kube) -> dict:
         if kube.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"):
             return {"kube_controllers": f"{namespace}/{name}"}
     return {"kube_controllers": ""}
+
+
+def run(run) -> dict:
+    """The provider_info module: the provider (given or detected), its private annotations, the networks."""
+    params, provider, out = run.params, run.params["provider"], {}
+    if provider == "auto" or params["networks"]:
+        nodes = run.kube.get("/api/v1/nodes")["items"]
+        if params["networks"]:
+            out = {"networks": cluster_networks(run.kube, nodes), "calico": calico_components(run.kube)}
+        if provider == "auto":
+            provider = detect(nodes)
+    return {"provider": provider, "private_annotations": service_annotations(provider, private=True), **out}

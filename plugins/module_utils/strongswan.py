@@ -17,6 +17,7 @@ import re
 import secrets as secrets_module
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.k8s_apply import ensure_objects
 
 PLACEHOLDER_PSK = "strongswan-preshared-secret"
 MIN_PSK_LENGTH = 20
@@ -38,10 +39,6 @@ DH = {"modp768", "modp1024", "modp1536", "modp2048", "modp3072", "modp4096", "mo
 ESN = {"esn", "noesn"}
 WEAK = {"3des", "md5", "md5_128", "modp768", "modp1024", "des", "null"}
 LIFETIME = re.compile(r"^\d+[smhd]?$")
-
-
-class VpnError(ValueError):
-    """Options that cannot make a working, safe VPN; nothing was written."""
 
 
 def subnets(value) -> list[str]:
@@ -95,8 +92,10 @@ def id_error(value: str) -> str | None:
     return None
 
 
-def validate(params: dict) -> list[str]:
-    """Every problem with the options, as messages naming the value and what to use instead."""
+def param_errors(params: dict) -> list[str]:
+    """Every problem with the options (state present), as messages naming the value and what to use instead."""
+    if params.get("state", "present") != "present":
+        return []
     errors: list[str] = []
     ipsec, local, remote = params["ipsec"], params["local"], params["remote"]
     local_nets = parse_networks("local.subnet", subnets(local.get("subnet")), errors)
@@ -326,3 +325,16 @@ def service(params: dict, meta: dict) -> dict:
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def run(run) -> dict:
+    """The strongswan_vpn module: apply the rendered objects (or delete them and wait until they are gone)."""
+    params, kube = run.params, run.kube
+    if params["state"] == "absent":
+        return ensure_objects(kube, object_refs(params), "absent", run.check_mode, wait_timeout=params["wait_timeout"])
+    salt = checksum_salt(kube.get_or_none(secret_path(params)))
+    result = ensure_objects(kube, objects(params, salt), "present", run.check_mode)
+    result["ipsec_conf"] = render_ipsec_conf(params)
+    result["warnings_weak_algorithms"] = weak_algorithms(params)
+    result["warnings"] = [f"proposal uses the weak algorithm '{weak}'" for weak in result["warnings_weak_algorithms"]]
+    return result

@@ -90,27 +90,12 @@ changed_albs:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import alb, iks
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.alb_module import (
-    ALB_ARG_SPEC, make_backend)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import alb
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ALB_ARG_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("alb_ids", "type")])
-    try:
-        alb.validate(module.params)
-        backend = make_backend(module.params)
-        result = alb.run(backend, module.params, module.check_mode)
-    except (alb.AlbError, iks.IksError, KubeError) as exc:
-        module.fail_json(msg=str(exc))
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(api_calls=backend.calls(), **result)
+    run_module("alb", alb.ALB_ARG_SPEC, alb.change, errors=alb.param_errors, mutually_exclusive=[("alb_ids", "type")])
 
 
 if __name__ == "__main__":

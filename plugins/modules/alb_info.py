@@ -60,23 +60,12 @@ albs:
        instances: 2}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import alb, iks
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.alb_module import (
-    INFO_ARG_SPEC, make_backend)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import alb
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=INFO_ARG_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("alb_ids", "type")])
-    try:
-        backend = make_backend(module.params)
-        result = alb.run(backend, {**module.params, "state": "info"}, check_mode=True)
-    except (alb.AlbError, iks.IksError, KubeError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(api_calls=backend.calls(), **result)
+    run_module("alb_info", alb.INFO_ARG_SPEC, alb.info, errors=alb.param_errors, mutually_exclusive=[("alb_ids", "type")])
 
 
 if __name__ == "__main__":

@@ -78,6 +78,18 @@ options:
     description: Apply even when O(keep_open) finds connections the run would cut.
     type: bool
     default: false
+  probe:
+    description:
+      - After writing, check over a new connection that the API server still answers (a read of the nodes,
+        as a new client would make it). When it does not, or when a write fails half way, put back what this run
+        replaced or deleted, remove what it created, and fail saying what was undone.
+      - What the host firewall and NodePort lockdown roles use, so a bad policy never stays in place.
+    type: bool
+    default: false
+  probe_timeout:
+    description: Seconds the O(probe) waits for the API server.
+    type: int
+    default: 30
 notes:
   - A C(calicoctl) backend is planned; calicoctl could not be built in this project's test environment, so
     only the API backend is offered and tested.
@@ -132,6 +144,15 @@ resources:
   returned: always
   type: list
   elements: dict
+backend:
+  description: The backend that ran (C(api); O(backend=auto) chooses it).
+  returned: success
+  type: str
+  sample: api
+undone:
+  description: With O(probe), when the run failed after writing, whether everything it changed was undone.
+  returned: on failure after a write, with O(probe)
+  type: bool
 calico:
   description: The cluster's Calico as ClusterInformation C(default) tells (version, cluster_type, datastore_ready).
   returned: always
@@ -156,11 +177,9 @@ api_calls:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import calico
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
-    AUTH_ARG_SPEC, KubeError, connect)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import policy
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
@@ -179,73 +198,14 @@ ARGUMENT_SPEC = {
         "description": {"type": "str"},
     }},
     "allow_lockout": {"type": "bool", "default": False},
+    "probe": {"type": "bool", "default": False},
+    "probe_timeout": {"type": "int", "default": 30},
 }
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("definition", "src")], required_one_of=[("definition", "src")])
-    params, state = module.params, module.params["state"]
-    kube = None
-    out = {"changed": False}
-    try:
-        resources = calico.load_src(params["src"]) if params["src"] else calico.resources_from(params)
-        calico.check_all(resources)
-        errors = calico.keep_open_errors(params["keep_open"])
-        if errors:
-            raise calico.CalicoError("; ".join(errors))
-        protected = [r["metadata"]["name"] for r in resources if r["kind"] == "GlobalNetworkPolicy"
-                     and r["metadata"]["name"] in params["protected_names"]]
-        if protected and not params["force"]:
-            raise calico.CalicoError(f"refusing to change the provider's default policies {', '.join(protected)}: "
-                                     f"the provider recreates them; add your own policy with a lower order "
-                                     f"instead (or set force=true)")
-        kube = connect(params, agent="secure_cluster/calico_policy")
-        out["calico"] = calico.cluster_information(kube)
-        whole = ["GlobalNetworkPolicy"] + (["HostEndpoint"] if params["keep_open"] else [])
-        steps, live = calico.plan(kube, resources, state, whole_kinds=whole)
-        policies_before, policies_after = calico.policies_after(steps, live, state)
-        clashes, allowed_before = calico.order_report(steps, policies_after)
-        out["order"] = {"clashes": clashes, "allowed_before": allowed_before}
-        if params["keep_open"] and any(step["changed"] for step in steps):
-            guard(module, kube, steps, live, (policies_before, policies_after), out)
-        out["resources"] = calico.execute(kube, steps, state, module.check_mode)
-    except (calico.CalicoError, KubeError) as exc:
-        if isinstance(exc, calico.PartialFailure):
-            out.update(changed=True, resources=exc.results)
-        if kube is not None:
-            out["api_calls"] = {"reads": kube.reads, "writes": kube.writes}
-        module.fail_json(msg=str(exc), **out)
-    for clash in clashes:
-        module.warn(clash)
-    if out["calico"].get("datastore_ready") is False:
-        module.warn("Calico reports its datastore not ready (ClusterInformation datastoreReady=false): the "
-                    "policies are stored but Felix does not enforce them until it is ready")
-    changed = [r for r in out["resources"] if r["changed"]]
-    out.update(changed=bool(changed), api_calls={"reads": kube.reads, "writes": kube.writes})
-    if module._diff:
-        out["diff"] = {"before": {f"{r['kind']}/{r['name']}": r["before"] for r in changed},
-                       "after": {f"{r['kind']}/{r['name']}": r["after"] for r in changed}}
-    module.exit_json(**out)
-
-
-def guard(module, kube, steps, live, policies, out) -> None:
-    """Refuse (before any write) a run that cuts a connection the user asked to keep open."""
-    failsafe = calico.failsafe_ports(kube)
-    before = calico.reachability(policies[0], calico.endpoints_after([], live, "present"),
-                                 module.params["keep_open"], failsafe)
-    after = calico.reachability(policies[1], calico.endpoints_after(steps, live, module.params["state"]),
-                                module.params["keep_open"], failsafe)
-    out["reachability"] = after
-    if not after:
-        module.warn("keep_open: no HostEndpoint exists, so no host is firewalled yet and nothing could be cut")
-    cut = calico.lockouts(before, after)
-    if cut and not module.params["allow_lockout"]:
-        lines = [f"{r['connection']} ({r['protocol']}/{r['port']} from {r['source']}) to {r['host_endpoint']} "
-                 f"would be denied by {r['by']}" for r in cut[:5]]
-        more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
-        raise calico.CalicoError("refusing a change that would lock you out: " + "; ".join(lines) + more
-                                 + ". Allow these connections, or set allow_lockout=true")
+    run_module("calico_policy", ARGUMENT_SPEC, policy.run, errors=policy.param_errors,
+               mutually_exclusive=[("definition", "src")], required_one_of=[("definition", "src")])
 
 
 if __name__ == "__main__":

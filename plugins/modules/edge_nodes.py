@@ -224,11 +224,9 @@ api_calls:
   sample: {reads: 1, writes: 2}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import nodes
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
-    AUTH_ARG_SPEC, KubeError, connect)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_nodes
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
@@ -242,7 +240,7 @@ ARGUMENT_SPEC = {
         "options": {
             "key": {"type": "str", "required": True, "no_log": False},
             "value": {"type": "str", "default": ""},
-            "effect": {"type": "str", "required": True, "choices": list(nodes.EFFECTS)},
+            "effect": {"type": "str", "required": True, "choices": list(edge_nodes.EFFECTS)},
         },
     },
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
@@ -257,19 +255,7 @@ ARGUMENT_SPEC = {
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        nodes.validate(module.params)
-        result = nodes.run(connect(module.params, agent="secure_cluster/edge_nodes"), module.params,
-                           module.check_mode)
-    except (KubeError, nodes.PlanError) as exc:
-        module.fail_json(msg=str(exc))
-    diff = result.pop("diff")
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    run_module("edge_nodes", ARGUMENT_SPEC, edge_nodes.run, errors=edge_nodes.param_errors)
 
 
 if __name__ == "__main__":

@@ -92,11 +92,9 @@ api_calls:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_workloads
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
-    AUTH_ARG_SPEC, KubeError, connect)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
@@ -112,14 +110,7 @@ ARGUMENT_SPEC = {
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        edge_workloads.validate(module.params)
-        result = edge_workloads.run(connect(module.params, agent="secure_cluster/edge_workloads"), module.params,
-                                    module.check_mode)
-    except (KubeError, edge_workloads.PlacementError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_module("edge_workloads", ARGUMENT_SPEC, edge_workloads.run, errors=edge_workloads.param_errors)
 
 
 if __name__ == "__main__":

@@ -58,21 +58,13 @@ summary:
   sample: {high: 1, medium: 2, low: 3, info: 4, provider: ibm, nodeports_blocked: false, public_albs_enabled: 1, vpn: false}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
-    AUTH_ARG_SPEC, KubeError, connect)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(AUTH_ARG_SPEC), supports_check_mode=True)
-    try:
-        kube = connect(module.params, agent="secure_cluster/exposure_info")
-        result = exposure.audit(kube)
-    except KubeError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, api_calls={"reads": kube.reads, "writes": kube.writes}, **result)
+    run_module("exposure_info", dict(AUTH_ARG_SPEC), exposure_info.run)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,15 @@ module: k8s_apply
 short_description: Apply or delete many Kubernetes objects in one task
 version_added: 0.1.0
 description:
-  - The small generic apply the collection's roles use for Services, Ingresses and NetworkPolicies.
+  - Applies any kind the cluster serves (built-in kinds, and custom resources of installed CRDs), as the
+    collection's roles do for Services, Ingresses, NetworkPolicies and Calico's KubeControllersConfiguration.
   - For each object, one GET; only when the object differs from the definition (fields it sets, compared with
     what the API server holds), one server-side apply PATCH with the field manager. Nothing is written when
     nothing differs.
   - With O(state=absent), deletes the objects that exist and waits until they are gone.
-  - Supported kinds are Namespace, ServiceAccount, ConfigMap, Secret, Service, Deployment, DaemonSet, Role,
-    RoleBinding, NetworkPolicy and Ingress. Every definition is checked before the first request.
+  - Kinds beyond the common built-in ones are looked up with API discovery, one request per API group and
+    version, cached for the run. Every definition is checked (fields, served kind, namespace for namespaced kinds)
+    before the first write.
 author:
   - secure_cluster maintainers (@containers-workload)
 options:
@@ -72,10 +74,9 @@ objects:
   sample: [{kind: Service, namespace: shop, name: web, changed: true}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
-    AUTH_ARG_SPEC, RESOURCES, KubeError, connect, ensure_objects)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import k8s_apply
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
@@ -86,39 +87,8 @@ ARGUMENT_SPEC = {
 }
 
 
-def definition_errors(definitions: list[dict]) -> list[str]:
-    errors = []
-    for index, obj in enumerate(definitions):
-        where = f"definitions[{index}]"
-        key = (obj.get("apiVersion"), obj.get("kind"))
-        name = (obj.get("metadata") or {}).get("name")
-        if key not in RESOURCES:
-            errors.append(f"{where}: {key[1]} ({key[0]}) is not one of the supported kinds: "
-                          + ", ".join(sorted(f"{k} ({v})" for v, k in RESOURCES)))
-            continue
-        if not name:
-            errors.append(f"{where}: metadata.name is required")
-        if RESOURCES[key][1] and not (obj.get("metadata") or {}).get("namespace"):
-            errors.append(f"{where} ({key[1]} {name}): metadata.namespace is required")
-    return errors
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    definitions = module.params["definitions"]
-    errors = definition_errors(definitions)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    try:
-        kube = connect(module.params, agent="secure_cluster/k8s_apply")
-        result = ensure_objects(kube, definitions, module.params["state"], module.check_mode,
-                                module.params["field_manager"], module.params["wait_timeout"])
-    except KubeError as exc:
-        module.fail_json(msg=str(exc))
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    run_module("k8s_apply", ARGUMENT_SPEC, k8s_apply.run, errors=k8s_apply.param_errors)
 
 
 if __name__ == "__main__":

@@ -70,30 +70,19 @@ calico:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
-    AUTH_ARG_SPEC, KubeError, connect)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+
+ARGUMENT_SPEC = {
+    **AUTH_ARG_SPEC,
+    "provider": {"type": "str", "default": "auto", "choices": ["auto", *providers.PROVIDERS]},
+    "networks": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:
-    spec = {**AUTH_ARG_SPEC, "provider": {"type": "str", "default": "auto", "choices": ["auto", *providers.PROVIDERS]},
-            "networks": {"type": "bool", "default": False}}
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    provider, out = module.params["provider"], {}
-    if provider == "auto" or module.params["networks"]:
-        try:
-            kube = connect(module.params, agent="secure_cluster/provider_info")
-            nodes = kube.get("/api/v1/nodes")["items"]
-            if module.params["networks"]:
-                out = {"networks": providers.cluster_networks(kube, nodes), "calico": providers.calico_components(kube)}
-        except KubeError as exc:
-            module.fail_json(msg=str(exc))
-        if provider == "auto":
-            provider = providers.detect(nodes)
-    module.exit_json(changed=False, provider=provider,
-                     private_annotations=providers.service_annotations(provider, private=True), **out)
+    run_module("provider_info", ARGUMENT_SPEC, providers.run)
 
 
 if __name__ == "__main__":

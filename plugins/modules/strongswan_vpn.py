@@ -239,11 +239,9 @@ warnings_weak_algorithms:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers, strongswan
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
-    AUTH_ARG_SPEC, KubeError, connect, ensure_objects)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
@@ -295,31 +293,8 @@ ARGUMENT_SPEC = {
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           required_if=[("state", "present", ("remote", "preshared_secret"))])
-    params = module.params
-    try:
-        if params["state"] == "present":
-            errors = strongswan.validate(params)
-            if errors:
-                module.fail_json(msg="invalid VPN settings: " + "; ".join(errors))
-        kube = connect(params, agent="secure_cluster/strongswan_vpn")
-        if params["state"] == "absent":
-            result = ensure_objects(kube, strongswan.object_refs(params), "absent", module.check_mode,
-                                    wait_timeout=params["wait_timeout"])
-        else:
-            salt = strongswan.checksum_salt(kube.get_or_none(strongswan.secret_path(params)))
-            result = ensure_objects(kube, strongswan.objects(params, salt), "present", module.check_mode)
-            result["ipsec_conf"] = strongswan.render_ipsec_conf(params)
-            result["warnings_weak_algorithms"] = strongswan.weak_algorithms(params)
-            for weak in result["warnings_weak_algorithms"]:
-                module.warn(f"proposal uses the weak algorithm '{weak}'")
-    except KubeError as exc:
-        module.fail_json(msg=str(exc))
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    run_module("strongswan_vpn", ARGUMENT_SPEC, strongswan.run, errors=strongswan.param_errors,
+               required_if=[("state", "present", ("remote", "preshared_secret"))])
 
 
 if __name__ == "__main__":

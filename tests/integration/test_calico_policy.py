@@ -166,7 +166,7 @@ def test_namespace_isolation_creates_default_deny_dns_and_same_namespace_policie
 def test_nodeport_lockdown_keeps_an_allow_list_in_front_of_the_deny(clean_policies, tmp_path):
     import ipaddress
 
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import calico, calico_eval
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import resources as calico, walk
     playbook = role_play(tmp_path, "nodeport_lockdown", {"nodeport_lockdown_allowed_sources": ["198.51.100.0/24"]})
     run_playbook(clean_policies, playbook, "-i", "localhost,", "-c", "local")
     obj = stored(clean_policies, "default.deny-kube-node-port-services")
@@ -178,5 +178,5 @@ def test_nodeport_lockdown_keeps_an_allow_list_in_front_of_the_deny(clean_polici
 
     def reaches(source):
         packet = {"protocol": "TCP", "port": 30080, "source": ipaddress.ip_network(source)}
-        return calico_eval.verdict([policy], endpoint, packet, forwarded=True)["allowed"]
+        return walk.verdict([policy], endpoint, packet, forwarded=True)["allowed"]
     assert reaches("198.51.100.7/32") and not reaches("203.0.113.10/32")

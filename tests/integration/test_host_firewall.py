@@ -133,7 +133,7 @@ def test_a_write_refused_half_way_is_undone(firewall_cleanup, tmp_path):
         assert failed.returncode != 0
         assert "refused by the test's admission policy" in failed.stdout
         assert "already written by this run: GlobalNetworkPolicy host-firewall-allow" in failed.stdout
-        assert "Remove the policies this run added" in failed.stdout
+        assert "undone: host-firewall-allow" in failed.stdout
         assert all(stored(cluster, n) is None for n in FIREWALL), "the allow policy written first was not undone"
     finally:
         admission.delete_validating_admission_policy_binding(name)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import calico
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import resources as calico
 
 SEED = {  # the seed's deny-kube-node-port-services, as the user writes it for calicoctl apply
     "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
@@ -34,7 +34,7 @@ def changed(path, value):
 
 
 def test_the_seed_policy_is_valid():
-    assert calico.validate(SEED, 0) == []
+    assert calico.one_resource_errors(SEED, 0) == []
 
 
 @pytest.mark.parametrize("path, value, message", [
@@ -59,14 +59,14 @@ def test_the_seed_policy_is_valid():
     ("apiVersion", "crd.projectcalico.org/v1", "apiVersion must be projectcalico.org/v3"),
 ])
 def test_each_calico_rule_rejects_bad_input_naming_the_field(path, value, message):
-    errors = calico.validate(changed(path, value), 0)
+    errors = calico.one_resource_errors(changed(path, value), 0)
     assert any(message in e for e in errors), errors
 
 
 def test_do_not_track_needs_apply_on_forward():
     policy = changed("spec.preDNAT", None)
     policy["spec"].update({"doNotTrack": True, "applyOnForward": False})
-    assert any("doNotTrack policies need spec.applyOnForward" in e for e in calico.validate(policy, 0))
+    assert any("doNotTrack policies need spec.applyOnForward" in e for e in calico.one_resource_errors(policy, 0))
 
 
 @pytest.mark.parametrize("ingress, egress, types", [
@@ -103,9 +103,9 @@ def test_the_v1_policy_of_the_iks_docs_is_refused_with_its_v3_form():
           "spec": {"preDNAT": True, "selector": "ibm.role in { 'worker_public', 'master_public' }",
                    "ingress": [{"action": "deny", "protocol": "tcp", "destination": {"ports": ["30000:32767"]}},
                                {"action": "deny", "protocol": "udp", "destination": {"ports": ["30000:32767"]}}]}}
-    errors = calico.validate(v1, 0)
+    errors = calico.one_resource_errors(v1, 0)
     assert len(errors) == 1 and "Calico v1 format" in errors[0]
     converted = json.loads(errors[0].split("Calico v3 reads it as ", 1)[1])
-    assert calico.validate(converted, 0) == []
+    assert calico.one_resource_errors(converted, 0) == []
     assert converted["spec"]["applyOnForward"] is True and converted["spec"]["types"] == ["Ingress"]
     assert [(r["action"], r["protocol"]) for r in converted["spec"]["ingress"]] == [("Deny", "TCP"), ("Deny", "UDP")]

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
-    SelectorError, key_error, name_error, parse_selector, selector_matches, value_error)
+    LabelSelectorError, key_error, name_error, parse_selector, selector_matches, value_error)
 
 
 @pytest.mark.parametrize("key", ["dedicated", "ibm-cloud.kubernetes.io/zone", "a_b.c-d", "x" * 63])
@@ -56,7 +56,7 @@ def test_selector_matching_follows_kubectl_semantics(selector, expected):
 @pytest.mark.parametrize("selector", ["dedicated in ()", "dedicated in dal10", "a=b c=d",
                                       "=edge", "dedicated=bad value", "zone in (dal10", "a=b,,"])
 def test_malformed_selectors_are_rejected_with_the_selector_in_the_message(selector):
-    with pytest.raises(SelectorError, match="label selector"):
+    with pytest.raises(LabelSelectorError, match="label selector"):
         parse_selector(selector)
 
 

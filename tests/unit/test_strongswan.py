@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import strongswan
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import mask_secrets
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.k8s_apply import mask_secrets
 
 PSK = "Zt4q9V1mXr7LcW2pK8sY5nB3"
 SALT = "5f0c2a9e3b7d41c8a6e2f1b0d9c8e7a6"
@@ -37,7 +37,7 @@ def params(**changes):
 
 
 def test_good_settings_validate_cleanly():
-    assert strongswan.validate(params()) == []
+    assert strongswan.param_errors(params()) == []
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -65,17 +65,17 @@ def test_good_settings_validate_cleanly():
     ({"load_balancer_ip": "10.0.0.300"}, "load_balancer_ip '10.0.0.300' is not an IP address"),
 ])
 def test_each_bad_setting_is_reported_with_the_value_and_the_fix(changes, message):
-    errors = strongswan.validate(params(**changes))
+    errors = strongswan.param_errors(params(**changes))
     assert any(message in e for e in errors), errors
 
 
 def test_pod_snat_lets_local_subnet_omit_the_pod_network():
-    assert strongswan.validate(params(local__subnet=["172.21.0.0/16"], enable_pod_snat=True)) == []
+    assert strongswan.param_errors(params(local__subnet=["172.21.0.0/16"], enable_pod_snat=True)) == []
 
 
 def test_force_accepts_a_short_psk_but_never_a_malformed_one():
-    assert strongswan.validate(params(preshared_secret="short", force=True)) == []
-    assert strongswan.validate(params(preshared_secret='bad"quote', force=True))
+    assert strongswan.param_errors(params(preshared_secret="short", force=True)) == []
+    assert strongswan.param_errors(params(preshared_secret='bad"quote', force=True))
 
 
 def test_strict_proposals_with_aead_ciphers_are_valid():

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import calico_eval
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico_eval import Selector
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import selector, walk
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.selector import Selector
 
 PUBLIC = {"ibm.role": "worker_public", "ibm.zone": "dal10"}
 
@@ -46,7 +46,7 @@ def test_selectors_match_as_calico_evaluates_them(text, labels, expected):
     ("a", "ends too early"),
 ])
 def test_bad_selectors_are_refused_with_the_reason(text, problem):
-    assert problem in calico_eval.selector_problem(text)
+    assert problem in selector.selector_problem(text)
 
 
 def policy(name, order, rules, selector="ibm.role == 'worker_public'", **spec):
@@ -64,35 +64,35 @@ DENY_ALL = policy("deny-rest", 3000, [{"action": "Deny"}])
 
 
 def test_failsafe_ports_answer_whatever_the_policies_say():
-    found = calico_eval.verdict([DENY_ALL], ENDPOINT, packet(22))
+    found = walk.verdict([DENY_ALL], ENDPOINT, packet(22))
     assert found == {"allowed": True, "by": "Calico failsafe port tcp:22"}
-    assert not calico_eval.verdict([DENY_ALL], ENDPOINT, packet(22), failsafe=())["allowed"]
+    assert not walk.verdict([DENY_ALL], ENDPOINT, packet(22), failsafe=())["allowed"]
     # FelixConfiguration entries may restrict the failsafe port to a net.
     only_admin = [{"protocol": "tcp", "port": 22, "net": "192.0.2.0/24"}]
-    assert calico_eval.verdict([DENY_ALL], ENDPOINT, packet(22, "192.0.2.7/32"), only_admin)["allowed"]
-    assert not calico_eval.verdict([DENY_ALL], ENDPOINT, packet(22, "198.51.100.1/32"), only_admin)["allowed"]
+    assert walk.verdict([DENY_ALL], ENDPOINT, packet(22, "192.0.2.7/32"), only_admin)["allowed"]
+    assert not walk.verdict([DENY_ALL], ENDPOINT, packet(22, "198.51.100.1/32"), only_admin)["allowed"]
 
 
 def test_the_first_matching_rule_in_order_decides_and_the_kubelet_of_seed_002_is_caught():
     allow_kubelet = policy("allow-kubelet", 100, [{"action": "Allow", "protocol": "TCP",
                                                    "source": {"nets": ["10.0.0.0/8"]},
                                                    "destination": {"ports": [10250]}}])
-    assert calico_eval.verdict([DENY_ALL, allow_kubelet], ENDPOINT, packet(10250, "10.1.2.3/32")) == \
+    assert walk.verdict([DENY_ALL, allow_kubelet], ENDPOINT, packet(10250, "10.1.2.3/32")) == \
         {"allowed": True, "by": "allow-kubelet ingress[0]"}
     # From outside the allowed net the deny decides: the lock-out of seed 002.
-    assert calico_eval.verdict([DENY_ALL, allow_kubelet], ENDPOINT, packet(10250, "172.31.0.9/32")) == \
+    assert walk.verdict([DENY_ALL, allow_kubelet], ENDPOINT, packet(10250, "172.31.0.9/32")) == \
         {"allowed": False, "by": "deny-rest ingress[0]"}
 
 
 def test_partial_matches_count_only_against_the_connection():
     allow_half = policy("allow-half", 100, [{"action": "Allow", "source": {"nets": ["10.0.0.0/9"]}}])
-    assert not calico_eval.verdict([allow_half, DENY_ALL], ENDPOINT, packet(10250, "10.0.0.0/8"))["allowed"]
+    assert not walk.verdict([allow_half, DENY_ALL], ENDPOINT, packet(10250, "10.0.0.0/8"))["allowed"]
     deny_half = policy("deny-half", 100, [{"action": "Deny", "source": {"nets": ["10.0.0.0/9"]}}])
     allow_all = policy("allow-all", 200, [{"action": "Allow"}])
-    found = calico_eval.verdict([deny_half, allow_all], ENDPOINT, packet(10250, "10.0.0.0/8"))
+    found = walk.verdict([deny_half, allow_all], ENDPOINT, packet(10250, "10.0.0.0/8"))
     assert found == {"allowed": False, "by": "deny-half ingress[0] (may match)"}
     named = policy("named", 100, [{"action": "Allow", "protocol": "TCP", "destination": {"ports": ["kubelet"]}}])
-    assert not calico_eval.verdict([named, DENY_ALL], ENDPOINT, packet(10250))["allowed"]
+    assert not walk.verdict([named, DENY_ALL], ENDPOINT, packet(10250))["allowed"]
 
 
 def test_stages_untracked_then_prednat_then_normal_then_profiles():
@@ -100,52 +100,52 @@ def test_stages_untracked_then_prednat_then_normal_then_profiles():
                                               "destination": {"ports": ["20000:32767"]}}],
                           preDNAT=True, applyOnForward=True)
     normal_allow = policy("allow-all", 1, [{"action": "Allow"}])
-    assert calico_eval.verdict([normal_allow, prednat_deny], ENDPOINT, packet(30080)) == \
+    assert walk.verdict([normal_allow, prednat_deny], ENDPOINT, packet(30080)) == \
         {"allowed": False, "by": "lockdown ingress[0]"}
     # A preDNAT Allow does not end the walk: normal policy still applies.
     prednat_allow = policy("pre-allow", 1, [{"action": "Allow"}], preDNAT=True, applyOnForward=True)
-    assert not calico_eval.verdict([prednat_allow, DENY_ALL], ENDPOINT, packet(8080))["allowed"]
+    assert not walk.verdict([prednat_allow, DENY_ALL], ENDPOINT, packet(8080))["allowed"]
     # An untracked Allow does.
     untracked = policy("untracked", 1, [{"action": "Allow"}], doNotTrack=True, applyOnForward=True)
-    assert calico_eval.verdict([untracked, DENY_ALL], ENDPOINT, packet(8080))["allowed"]
+    assert walk.verdict([untracked, DENY_ALL], ENDPOINT, packet(8080))["allowed"]
     # No normal policy applies: the profiles decide.
     other = policy("other", 1, [{"action": "Deny"}], selector="ibm.role == 'worker_private'")
-    assert calico_eval.verdict([other], AUTO_ENDPOINT, packet(8080))["allowed"]
-    assert not calico_eval.verdict([other], ENDPOINT, packet(8080))["allowed"]
+    assert walk.verdict([other], AUTO_ENDPOINT, packet(8080))["allowed"]
+    assert not walk.verdict([other], ENDPOINT, packet(8080))["allowed"]
     # Policies apply but none matches: the end of the tier drops.
     udp_only = policy("udp", 1, [{"action": "Allow", "protocol": "UDP"}])
-    assert calico_eval.verdict([udp_only], AUTO_ENDPOINT, packet(8080))["by"].startswith("the end of the default tier")
+    assert walk.verdict([udp_only], AUTO_ENDPOINT, packet(8080))["by"].startswith("the end of the default tier")
 
 
 def test_pass_goes_to_the_profiles_and_log_goes_on():
     passing = policy("pass", 1, [{"action": "Log"}, {"action": "Pass"}])
-    assert calico_eval.verdict([passing, DENY_ALL], AUTO_ENDPOINT, packet(8080)) == \
+    assert walk.verdict([passing, DENY_ALL], AUTO_ENDPOINT, packet(8080)) == \
         {"allowed": True, "by": "profile projectcalico-default-allow"}
 
 
 def test_policies_are_ordered_by_order_then_name_with_no_order_last():
-    names = [p["metadata"]["name"] for p in calico_eval.ordered([
+    names = [p["metadata"]["name"] for p in walk.ordered([
         policy("c", None, []), policy("b", 10, []), policy("a", 10, []), policy("z", 1.5, [])])]
     assert names == ["z", "a", "b", "c"]
 
 
 def test_forwarded_packets_meet_only_applyonforward_policies_and_no_failsafe():
     """A NodePort is DNATed to a pod: the host firewall's normal policies do not see it, preDNAT ones do."""
-    assert calico_eval.verdict([DENY_ALL], ENDPOINT, packet(30080), forwarded=True)["allowed"]
+    assert walk.verdict([DENY_ALL], ENDPOINT, packet(30080), forwarded=True)["allowed"]
     on_forward = policy("deny-forward", 10, [{"action": "Deny"}], applyOnForward=True)
-    assert not calico_eval.verdict([on_forward], ENDPOINT, packet(30080), forwarded=True)["allowed"]
+    assert not walk.verdict([on_forward], ENDPOINT, packet(30080), forwarded=True)["allowed"]
     lockdown = policy("lockdown", None, [{"action": "Deny", "protocol": "TCP",
                                           "destination": {"ports": ["20000:32767"]}}],
                       preDNAT=True, applyOnForward=True)
-    assert calico_eval.verdict([lockdown], ENDPOINT, packet(30080), forwarded=True) == \
+    assert walk.verdict([lockdown], ENDPOINT, packet(30080), forwarded=True) == \
         {"allowed": False, "by": "lockdown ingress[0]"}
     # Failsafe ports protect the host's own sockets, not forwarded traffic.
-    assert calico_eval.verdict([on_forward], ENDPOINT, packet(22))["allowed"]
-    assert not calico_eval.verdict([on_forward], ENDPOINT, packet(22), forwarded=True)["allowed"]
+    assert walk.verdict([on_forward], ENDPOINT, packet(22))["allowed"]
+    assert not walk.verdict([on_forward], ENDPOINT, packet(22), forwarded=True)["allowed"]
 
 
 def test_nodeport_exposure_follows_the_forwarded_path():
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info as exposure
     public = {"metadata": {"name": "w1-public", "labels": {"ibm.role": "worker_public"}}, "spec": {}}
     private = {"metadata": {"name": "w1-private", "labels": {"ibm.role": "worker_private"}}, "spec": {}}
     assert exposure.nodeport_exposure(30080, "TCP", [], []) == \
@@ -162,17 +162,17 @@ def test_nodeport_exposure_follows_the_forwarded_path():
 
 
 def test_host_findings_tell_which_host_ports_answer_the_internet():
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure
-    assert [f["exposure"] for f in exposure.host_findings([], [], calico_eval.FAILSAFE_INBOUND)] == \
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info as exposure
+    assert [f["exposure"] for f in exposure.host_findings([], [], walk.FAILSAFE_INBOUND)] == \
         ["no Calico host endpoint: Calico does not firewall the nodes"]
     auto = {"metadata": {"name": "n1-auto", "labels": {"kubernetes.io/hostname": "n1"}},
             "spec": {"profiles": ["projectcalico-default-allow"]}}
-    found = {f["object"]: f for f in exposure.host_findings([], [auto], calico_eval.FAILSAFE_INBOUND)}
+    found = {f["object"]: f for f in exposure.host_findings([], [auto], walk.FAILSAFE_INBOUND)}
     assert found["kubelet TCP/10250"]["severity"] == "medium"
     assert "profile projectcalico-default-allow" in found["kubelet TCP/10250"]["exposure"]
     assert found["SSH TCP/22"]["severity"] == "info" and "failsafe" in found["SSH TCP/22"]["exposure"]
     deny = policy("host-firewall-deny", 3000, [{"action": "Deny"}], selector="has(kubernetes.io/hostname)")
-    found = {f["object"]: f for f in exposure.host_findings([deny], [auto], calico_eval.FAILSAFE_INBOUND)}
+    found = {f["object"]: f for f in exposure.host_findings([deny], [auto], walk.FAILSAFE_INBOUND)}
     assert found["kubelet TCP/10250"] == {"severity": "info", "kind": "Host", "object": "kubelet TCP/10250",
                                           "exposure": "closed on all 1 public host endpoints: "
                                                       "host-firewall-deny ingress[0]", "fix": ""}

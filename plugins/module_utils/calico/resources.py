@@ -15,11 +15,9 @@ import copy
 import ipaddress
 import json
 import re
-import time
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import calico_eval
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico_eval import selector_problem
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.selector import selector_problem
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
 
 V3 = "projectcalico.org/v3"
 CRD = "crd.projectcalico.org/v1"
@@ -51,8 +49,8 @@ NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-class CalicoError(ValueError):
-    """A resource Calico would reject (or this collection refuses); nothing was written."""
+class CalicoError(SecureClusterError):
+    """A resource Calico would reject (or this collection refuses)."""
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -78,7 +76,7 @@ def port_error(port) -> str | None:
 
 
 def selector_error(selector) -> str | None:
-    """Calico's selector grammar, parsed as libcalico-go parses it (see calico_eval)."""
+    """Calico's selector grammar, parsed as libcalico-go parses it (calico.selector)."""
     return selector_problem(selector)
 
 
@@ -136,7 +134,7 @@ def rule_errors(rule: dict, where: str) -> list[str]:
     return errors
 
 
-def validate(resource: dict, index: int) -> list[str]:
+def one_resource_errors(resource: dict, index: int) -> list[str]:
     """Every problem with one resource, each naming the field."""
     kind = resource.get("kind")
     name = (resource.get("metadata") or {}).get("name")
@@ -337,8 +335,9 @@ def load_src(path: str) -> list[dict]:
         raise CalicoError(f"cannot read src '{path}': {exc}") from None
 
 
-def check_all(resources: list[dict]) -> None:
-    errors = [e for i, r in enumerate(resources) for e in validate(r, i)]
+def resource_errors(resources: list[dict]) -> list[str]:
+    """Every problem Calico (or this collection) has with the resources, before anything is read or written."""
+    errors = [e for i, r in enumerate(resources) for e in one_resource_errors(r, i)]
     seen = set()
     for r in resources:
         key = (r.get("kind"), (r.get("metadata") or {}).get("namespace"), (r.get("metadata") or {}).get("name"))
@@ -347,219 +346,4 @@ def check_all(resources: list[dict]) -> None:
         seen.add(key)
     if not resources:
         errors.append("no resources given (definition)")
-    if errors:
-        raise CalicoError("; ".join(errors))
-
-
-def read_live(kube, resources: list[dict], whole_kinds=()) -> dict:
-    """The stored objects, keyed by (kind, namespace, storage name): one LIST per kind and namespace when
-    several resources share it (or the kind is needed whole), else one GET."""
-    groups: dict = {}
-    for resource in resources:
-        meta = resource["metadata"]
-        groups.setdefault((resource["kind"], meta.get("namespace")), []).append(meta["name"])
-    for kind in whole_kinds:
-        groups.setdefault((kind, None), [])
-    live = {}
-    for (kind, namespace), names in groups.items():
-        if len(names) == 1 and kind not in whole_kinds:
-            obj = kube.get_or_none(crd_path(kind, namespace, names[0]))
-            found = [obj] if obj else []
-        else:
-            found = kube.request("GET", crd_path(kind, namespace)).get("items") or []
-        for obj in found:
-            obj.setdefault("kind", kind)
-            live[(kind, obj["metadata"].get("namespace"), obj["metadata"]["name"])] = obj
-    return live
-
-
-def key_of(resource: dict) -> tuple:
-    meta = resource["metadata"]
-    return (resource["kind"], meta.get("namespace"), storage_name(resource["kind"], meta["name"]))
-
-
-def plan(kube, resources: list[dict], state: str, whole_kinds=()) -> tuple[list[dict], dict]:
-    """Each resource with its stored object and whether it must change; plus everything read."""
-    live = read_live(kube, resources, whole_kinds)
-    steps = []
-    for resource in resources:
-        desired = with_defaults(resource)
-        stored = live.get(key_of(desired))
-        before = from_crd(stored) if stored else None
-        if state == "absent":
-            changed = stored is not None
-        else:
-            changed = stored is None or not same(desired, before)
-        steps.append({"desired": desired, "stored": stored, "before": before, "changed": changed})
-    return steps, live
-
-
-class PartialFailure(CalicoError):
-    """A write failed after others succeeded; ``results`` says what was done, so it can be undone."""
-
-    def __init__(self, message: str, results: list[dict]):
-        super().__init__(message)
-        self.results = results
-
-
-def execute(kube, steps: list[dict], state: str, check_mode: bool) -> list[dict]:
-    results: list[dict] = []
-    try:
-        write_each(kube, steps, state, check_mode, results)
-    except KubeError as exc:
-        done = [f"{r['kind']} {r['name']}" for r in results if r["changed"]]
-        raise PartialFailure(f"{exc} (already {'deleted' if state == 'absent' else 'written'} by this run: "
-                             f"{', '.join(done) or 'nothing'})", results) from None
-    return results
-
-
-def write_each(kube, steps: list[dict], state: str, check_mode: bool, results: list[dict]) -> None:
-    for step in steps:
-        desired, stored, before = step["desired"], step["stored"], step["before"]
-        kind, meta = desired["kind"], desired["metadata"]
-        path = crd_path(kind, meta.get("namespace"), meta["name"])
-        if state == "absent":
-            if step["changed"] and not check_mode:
-                try:
-                    kube.request("DELETE", path)
-                except KubeError as exc:
-                    if exc.status != 404:
-                        raise
-            results.append(result(desired, step["changed"], before, None))
-            continue
-        if not step["changed"]:
-            results.append(result(desired, False, before, before))
-            continue
-        if not check_mode:
-            created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            if stored is not None:
-                created = json.loads((stored["metadata"].get("annotations") or {}).get(METADATA_ANNOTATION)
-                                     or "{}").get("creationTimestamp") or created
-            body = to_crd(desired, created)
-            if stored is None:
-                kube.request("POST", crd_path(kind, meta.get("namespace")), body=body)
-            else:
-                body["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"]
-                kube.request("PUT", path, body=body, retry_conflict=False)
-        results.append(result(desired, True, before, desired))
-
-
-def apply(kube, resources: list[dict], state: str, check_mode: bool) -> list[dict]:
-    """Create, replace or delete each resource as needed; writes only what differs."""
-    steps, _live = plan(kube, resources, state)
-    return execute(kube, steps, state, check_mode)
-
-
-# --- what the cluster runs, and what the change would do ----------------------------------------
-
-def cluster_information(kube) -> dict:
-    """Calico's version and datastore state from ClusterInformation ``default`` (written by calico-node)."""
-    info = kube.get_or_none(f"/apis/{CRD}/clusterinformations/default")
-    if info is None:
-        if kube.get_or_none(f"/apis/{CRD}") is None:
-            raise CalicoError(f"Calico is not installed in this cluster: the API group {CRD} is not served")
-        return {"version": "", "cluster_type": "", "datastore_ready": None,
-                "note": "no ClusterInformation 'default' yet: calico-node has not started in this cluster"}
-    spec = info.get("spec") or {}
-    return {"version": spec.get("calicoVersion") or "", "cluster_type": spec.get("clusterType") or "",
-            "datastore_ready": spec.get("datastoreReady")}
-
-
-def policies_after(steps: list[dict], live: dict, state: str) -> tuple[list[dict], list[dict]]:
-    """The v3 GlobalNetworkPolicies before and after this run."""
-    before = {k: from_crd(v) for k, v in live.items() if k[0] == "GlobalNetworkPolicy"}
-    after = dict(before)
-    for step in steps:
-        if step["desired"]["kind"] != "GlobalNetworkPolicy":
-            continue
-        if state == "absent":
-            after.pop(key_of(step["desired"]), None)
-        else:
-            after[key_of(step["desired"])] = step["desired"]
-    return list(before.values()), list(after.values())
-
-
-def endpoints_after(steps: list[dict], live: dict, state: str) -> list[dict]:
-    endpoints = {k: from_crd(v) for k, v in live.items() if k[0] == "HostEndpoint"}
-    for step in steps:
-        if step["desired"]["kind"] == "HostEndpoint":
-            if state == "absent":
-                endpoints.pop(key_of(step["desired"]), None)
-            else:
-                endpoints[key_of(step["desired"])] = step["desired"]
-    return list(endpoints.values())
-
-
-def keep_open_errors(entries: list[dict]) -> list[str]:
-    errors = []
-    for number, entry in enumerate(entries):
-        where = f"keep_open[{number}]"
-        if entry.get("protocol") not in ("TCP", "UDP", "SCTP"):
-            errors.append(f"{where}.protocol '{entry.get('protocol')}' is not TCP, UDP or SCTP")
-        if not isinstance(entry.get("port"), int) or not 1 <= entry["port"] <= 65535:
-            errors.append(f"{where}.port '{entry.get('port')}' is not a port 1-65535")
-        try:
-            ipaddress.ip_network(entry.get("source") or "", strict=False)
-        except ValueError:
-            errors.append(f"{where}.source '{entry.get('source')}' is not a CIDR")
     return errors
-
-
-def failsafe_ports(kube) -> tuple:
-    """Felix's inbound failsafe ports: FelixConfiguration ``default`` if it sets them, else Calico's default."""
-    felix = kube.get_or_none(f"/apis/{CRD}/felixconfigurations/default") or {}
-    spec = felix.get("spec") or {}
-    if "failsafeInboundHostPorts" in spec:
-        return tuple(spec["failsafeInboundHostPorts"] or ())
-    return calico_eval.FAILSAFE_INBOUND
-
-
-def reachability(policies: list[dict], endpoints: list[dict], keep_open: list[dict], failsafe) -> list[dict]:
-    """For each connection to keep and each host endpoint: allowed or not, and by what."""
-    out = []
-    for entry in keep_open:
-        packet = {"protocol": entry["protocol"], "port": entry["port"],
-                  "source": ipaddress.ip_network(entry["source"], strict=False)}
-        for endpoint in endpoints:
-            found = calico_eval.verdict(policies, endpoint, packet, failsafe)
-            out.append({"connection": entry.get("description") or f"{entry['protocol']}/{entry['port']}",
-                        "protocol": entry["protocol"], "port": entry["port"], "source": entry["source"],
-                        "host_endpoint": endpoint["metadata"]["name"], **found})
-    return out
-
-
-def lockouts(before: list[dict], after: list[dict]) -> list[dict]:
-    """Connections this run would cut: allowed before, denied after."""
-    was_open = {(r["connection"], r["host_endpoint"]) for r in before if r["allowed"]}
-    return [r for r in after if not r["allowed"] and (r["connection"], r["host_endpoint"]) in was_open]
-
-
-def order_report(steps: list[dict], policies: list[dict]) -> tuple[list[str], list[str]]:
-    """Where the run's policies sit among the others: clashes (equal orders, which Calico breaks by name) and
-    other policies that allow ingress before one of the run's policies denies it."""
-    clashes, allowed_before = [], []
-    for step in steps:
-        desired = step["desired"]
-        if desired["kind"] != "GlobalNetworkPolicy":
-            continue
-        spec, name = desired["spec"], desired["metadata"]["name"]
-        for other in policies:
-            other_spec, other_name = other.get("spec") or {}, other["metadata"]["name"]
-            if other_name == name or calico_eval.stage(other_spec) != calico_eval.stage(spec):
-                continue
-            if spec.get("order") is not None and other_spec.get("order") == spec.get("order"):
-                clashes.append(f"{name} has the same order ({spec['order']}) as {other_name}: Calico applies "
-                               f"them by name; give {name} its own order")
-            denies = any(r.get("action") == "Deny" for r in spec.get("ingress") or [])
-            allows = any(r.get("action") == "Allow" for r in other_spec.get("ingress") or [])
-            if denies and allows and calico_eval.ordered([other, desired])[0] is other:
-                allowed_before.append(f"{other_name} (order {other_spec.get('order', 'none')}) allows ingress "
-                                      f"and is applied before {name} (order {spec.get('order', 'none')}): what it "
-                                      f"allows is not denied by {name}")
-    return clashes, allowed_before
-
-
-def result(desired: dict, changed: bool, before, after) -> dict:
-    meta = desired["metadata"]
-    return {"kind": desired["kind"], "name": meta["name"], "namespace": meta.get("namespace", ""),
-            "changed": changed, "before": before, "after": after}

@@ -13,9 +13,10 @@ import copy
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
-    SelectorError, key_error, name_error, parse_selector, selector_matches, value_error)
+    LabelSelectorError, key_error, name_error, parse_selector, selector_matches, value_error)
 
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Taints that keep ordinary pods away from a node; PreferNoSchedule is only a preference.
@@ -25,7 +26,7 @@ CONFLICT_RETRIES = 3
 PARALLEL_PATCHES = 8
 
 
-class PlanError(ValueError):
+class PlanError(SecureClusterError):
     """The request cannot be carried out safely or is malformed; nothing was written."""
 
 
@@ -61,11 +62,9 @@ class Plan:
         return [c for c in self.changes if c.changed]
 
 
-def validate(params: dict) -> list[dict]:
-    """Check every input before anything is read or written; returns the normalised taints.
-
-    All problems are reported together, so one run shows everything to fix.
-    """
+def param_errors(params: dict) -> list[str]:
+    """Every problem with the input, before anything is read or written (all at once, so one run shows
+    everything to fix)."""
     errors = []
     for name in params.get("nodes") or []:
         problem = name_error(name)
@@ -76,7 +75,6 @@ def validate(params: dict) -> list[dict]:
             errors.append(f"label key '{key}' {key_error(key)}")
         if value_error(str(value)):
             errors.append(f"label '{key}' value '{value}' {value_error(str(value))}")
-    taints = []
     seen = set()
     for index, taint in enumerate(params.get("taints") or []):
         key, value, effect = taint.get("key"), str(taint.get("value") or ""), taint.get("effect")
@@ -91,20 +89,23 @@ def validate(params: dict) -> list[dict]:
             errors.append(f"{where}: key '{key}' with effect '{effect}' is given twice; a node holds one taint "
                           f"per key and effect")
         seen.add((key, effect))
-        taints.append({"key": key, "value": value, "effect": effect})
     if params.get("selector"):
         try:
             parse_selector(params["selector"])
-        except SelectorError as exc:
+        except LabelSelectorError as exc:
             errors.append(str(exc))
     if not (params.get("nodes") or params.get("selector") or params.get("per_zone")) and params["state"] == "present":
         errors.append("choose the edge nodes with 'nodes' (names), 'selector' (a label selector) or 'per_zone'")
     for option in ("per_zone", "min_per_zone", "min_edge_nodes", "min_schedulable_workers"):
         if (params.get(option) or 0) < 0:
             errors.append(f"{option} must not be negative (got {params[option]})")
-    if errors:
-        raise PlanError("; ".join(errors))
-    return taints
+    return errors
+
+
+def desired_taints(params: dict) -> list[dict]:
+    """The taints to set or remove, normalised (value as a string)."""
+    return [{"key": t["key"], "value": str(t.get("value") or ""), "effect": t["effect"]}
+            for t in params.get("taints") or []]
 
 
 def node_view(node: dict) -> dict:
@@ -425,9 +426,10 @@ def patch_node(kube, change: NodeChange, params: dict, taints: list[dict]) -> No
             return
 
 
-def run(kube, params: dict, check_mode: bool) -> dict:
-    """Validate, LIST once, plan, and (unless check mode) patch. Returns the module result."""
-    taints = validate(params)
+def run(run) -> dict:
+    """LIST once, plan, and (unless check mode) patch. Returns the module result."""
+    kube, params, check_mode = run.kube, run.params, run.check_mode
+    taints = desired_taints(params)
     nodes = kube.get("/api/v1/nodes")["items"]
     result = plan(nodes, params, taints)
     report = None
@@ -448,5 +450,4 @@ def run(kube, params: dict, check_mode: bool) -> dict:
         "warnings": result.warnings,
         "diff": {"before": {c.name: c.before for c in changed_nodes},
                  "after": {c.name: c.after for c in changed_nodes}},
-        "api_calls": {"reads": kube.reads, "writes": kube.writes},
     }

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import calico, calico_eval, providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import guard, walk
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import from_crd, one_resource_errors
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import tolerates
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import tolerates
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "ibm-system", "calico-system",
                      "tigera-operator", "strongswan")
-PUBLIC_CLASSES = ("public-iks-k8s-nginx", "public-iks-traefik", "nginx", "traefik")
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
@@ -39,12 +40,12 @@ INTERNET_CLIENT = ipaddress.ip_network("203.0.113.10/32")  # a documentation add
 
 def nodeport_exposure(port: int, protocol: str, policies: list[dict], endpoints: list[dict]) -> tuple[bool, str]:
     """Whether a NodePort answers someone on the internet, walking the Calico policies as Felix orders them for
-    traffic forwarded to a pod (calico_eval), on every host endpoint that is not a private interface."""
+    traffic forwarded to a pod (calico.walk), on every host endpoint that is not a private interface."""
     public = [e for e in endpoints if (e["metadata"].get("labels") or {}).get("ibm.role") != "worker_private"]
     if not public:
         return True, "open on every node (no Calico host endpoint polices the nodes)"
     packet = {"protocol": protocol, "port": port, "source": INTERNET_CLIENT}
-    verdicts = [calico_eval.verdict(policies, e, packet, forwarded=True) for e in public]
+    verdicts = [walk.verdict(policies, e, packet, forwarded=True) for e in public]
     opened = [v for v in verdicts if v["allowed"]]
     if not opened:
         rule = verdicts[0]["by"]
@@ -60,10 +61,10 @@ HOST_PORTS = (("kubelet", "TCP", 10250), ("SSH", "TCP", 22), ("etcd", "TCP", 237
 
 def felix_failsafe(kube) -> tuple:
     try:
-        return calico.failsafe_ports(kube)
+        return guard.failsafe_ports(kube)
     except KubeError as exc:
         if exc.status == 404:
-            return calico_eval.FAILSAFE_INBOUND
+            return walk.FAILSAFE_INBOUND
         raise
 
 
@@ -76,7 +77,7 @@ def host_findings(policies: list[dict], endpoints: list[dict], failsafe) -> list
     out = []
     for name, protocol, port in HOST_PORTS:
         packet = {"protocol": protocol, "port": port, "source": INTERNET_CLIENT}
-        verdicts = [calico_eval.verdict(policies, e, packet, failsafe) for e in public]
+        verdicts = [walk.verdict(policies, e, packet, failsafe) for e in public]
         opened = [v for v in verdicts if v["allowed"]]
         label = f"{name} {protocol}/{port}"
         if not opened:
@@ -100,8 +101,9 @@ def is_private_service(service: dict, provider: str) -> bool:
     return bool(wanted) and all(annotations.get(k) == v for k, v in wanted.items())
 
 
-def audit(kube) -> dict:
-    """Read the cluster and return {findings, summary}."""
+def run(run) -> dict:
+    """The exposure_info module: read the cluster (LIST only) and return {findings, summary}."""
+    kube = run.kube
     nodes = kube.get("/api/v1/nodes")["items"]
     provider = providers.detect(nodes)
     services = kube.get("/api/v1/services")["items"]
@@ -109,13 +111,13 @@ def audit(kube) -> dict:
     namespaces = kube.get("/api/v1/namespaces")["items"]
     ingresses = list_or_empty(kube, "/apis/networking.k8s.io/v1/ingresses")
     k8s_policies = list_or_empty(kube, "/apis/networking.k8s.io/v1/networkpolicies")
-    calico_gnps = [calico.from_crd({"kind": "GlobalNetworkPolicy", **p})
+    calico_gnps = [from_crd({"kind": "GlobalNetworkPolicy", **p})
                    for p in list_or_empty(kube, "/apis/crd.projectcalico.org/v1/globalnetworkpolicies")]
-    host_endpoints = [calico.from_crd({"kind": "HostEndpoint", **e})
+    host_endpoints = [from_crd({"kind": "HostEndpoint", **e})
                       for e in list_or_empty(kube, "/apis/crd.projectcalico.org/v1/hostendpoints")]
     calico_nps = list_or_empty(kube, "/apis/crd.projectcalico.org/v1/networkpolicies")
     deployments = kube.get("/apis/apps/v1/deployments")["items"]
-    findings = []
+    findings, calico_gnps = invalid_policy_findings(calico_gnps)
     findings += service_findings(services, provider, calico_gnps, host_endpoints)
     findings += host_findings(calico_gnps, host_endpoints, felix_failsafe(kube))
     findings += ingress_findings(ingresses)
@@ -138,6 +140,21 @@ def audit(kube) -> dict:
         "vpn": bool(vpn),
     })
     return {"findings": findings, "summary": summary}
+
+
+def invalid_policy_findings(policies: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Felix ignores a policy that fails Calico's validation, as if it did not exist: so does the audit, and it
+    says so. Returns the findings and the policies that are enforced."""
+    findings, valid = [], []
+    for index, policy in enumerate(policies):
+        errors = one_resource_errors(policy, index)
+        if errors:
+            findings.append(finding("high", "Calico policy", policy["metadata"]["name"],
+                                    "invalid, so not enforced: " + "; ".join(errors),
+                                    "fix the policy with calico_policy (which validates it) or delete it"))
+        else:
+            valid.append(policy)
+    return findings, valid
 
 
 def service_findings(services: list[dict], provider: str, gnps: list[dict], endpoints: list[dict]) -> list[dict]:

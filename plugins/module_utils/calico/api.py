@@ -1,0 +1,125 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The api backend: Calico resources read and written as crd.projectcalico.org/v1 objects through the
+Kubernetes API, exactly as calicoctl stores them; one LIST per kind and namespace when several are read."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
+    CRD, METADATA_ANNOTATION, CalicoError, crd_path, from_crd, same, storage_name, to_crd, with_defaults)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+
+
+def read_live(kube, resources: list[dict], whole_kinds=()) -> dict:
+    """The stored objects, keyed by (kind, namespace, storage name): one LIST per kind and namespace when
+    several resources share it (or the kind is needed whole), else one GET."""
+    groups: dict = {}
+    for resource in resources:
+        meta = resource["metadata"]
+        groups.setdefault((resource["kind"], meta.get("namespace")), []).append(meta["name"])
+    for kind in whole_kinds:
+        groups.setdefault((kind, None), [])
+    live = {}
+    for (kind, namespace), names in groups.items():
+        if len(names) == 1 and kind not in whole_kinds:
+            obj = kube.get_or_none(crd_path(kind, namespace, names[0]))
+            found = [obj] if obj else []
+        else:
+            found = kube.request("GET", crd_path(kind, namespace)).get("items") or []
+        for obj in found:
+            obj.setdefault("kind", kind)
+            live[(kind, obj["metadata"].get("namespace"), obj["metadata"]["name"])] = obj
+    return live
+
+
+def key_of(resource: dict) -> tuple:
+    meta = resource["metadata"]
+    return (resource["kind"], meta.get("namespace"), storage_name(resource["kind"], meta["name"]))
+
+
+def plan(kube, resources: list[dict], state: str, whole_kinds=()) -> tuple[list[dict], dict]:
+    """Each resource with its stored object and whether it must change; plus everything read."""
+    live = read_live(kube, resources, whole_kinds)
+    steps = []
+    for resource in resources:
+        desired = with_defaults(resource)
+        stored = live.get(key_of(desired))
+        before = from_crd(stored) if stored else None
+        if state == "absent":
+            changed = stored is not None
+        else:
+            changed = stored is None or not same(desired, before)
+        steps.append({"desired": desired, "stored": stored, "before": before, "changed": changed})
+    return steps, live
+
+
+class PartialFailure(CalicoError):
+    """A write failed after others succeeded; ``results`` says what was done, so it can be undone."""
+
+    def __init__(self, message: str, results: list[dict]):
+        super().__init__(message, {"changed": True, "resources": results})
+        self.results = results
+
+
+def execute(kube, steps: list[dict], state: str, check_mode: bool) -> list[dict]:
+    results: list[dict] = []
+    try:
+        write_each(kube, steps, state, check_mode, results)
+    except KubeError as exc:
+        done = [f"{r['kind']} {r['name']}" for r in results if r["changed"]]
+        raise PartialFailure(f"{exc} (already {'deleted' if state == 'absent' else 'written'} by this run: "
+                             f"{', '.join(done) or 'nothing'})", results) from None
+    return results
+
+
+def write_each(kube, steps: list[dict], state: str, check_mode: bool, results: list[dict]) -> None:
+    for step in steps:
+        desired, stored, before = step["desired"], step["stored"], step["before"]
+        kind, meta = desired["kind"], desired["metadata"]
+        path = crd_path(kind, meta.get("namespace"), meta["name"])
+        if state == "absent":
+            if step["changed"] and not check_mode:
+                try:
+                    kube.request("DELETE", path)
+                except KubeError as exc:
+                    if exc.status != 404:
+                        raise
+            results.append(result(desired, step["changed"], before, None))
+            continue
+        if not step["changed"]:
+            results.append(result(desired, False, before, before))
+            continue
+        if not check_mode:
+            created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            if stored is not None:
+                created = json.loads((stored["metadata"].get("annotations") or {}).get(METADATA_ANNOTATION)
+                                     or "{}").get("creationTimestamp") or created
+            body = to_crd(desired, created)
+            if stored is None:
+                kube.request("POST", crd_path(kind, meta.get("namespace")), body=body)
+            else:
+                body["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"]
+                kube.request("PUT", path, body=body, retry_conflict=False)
+        results.append(result(desired, True, before, desired))
+
+
+def cluster_information(kube) -> dict:
+    """Calico's version and datastore state from ClusterInformation ``default`` (written by calico-node)."""
+    info = kube.get_or_none(f"/apis/{CRD}/clusterinformations/default")
+    if info is None:
+        if kube.get_or_none(f"/apis/{CRD}") is None:
+            raise CalicoError(f"Calico is not installed in this cluster: the API group {CRD} is not served")
+        return {"version": "", "cluster_type": "", "datastore_ready": None,
+                "note": "no ClusterInformation 'default' yet: calico-node has not started in this cluster"}
+    spec = info.get("spec") or {}
+    return {"version": spec.get("calicoVersion") or "", "cluster_type": spec.get("clusterType") or "",
+            "datastore_ready": spec.get("datastoreReady")}
+
+
+def result(desired: dict, changed: bool, before, after) -> dict:
+    meta = desired["metadata"]
+    return {"kind": desired["kind"], "name": meta["name"], "namespace": meta.get("namespace", ""),
+            "changed": changed, "before": before, "after": after}
