@@ -16,3 +16,27 @@ attributes:
   idempotent:
     description: A second run with the same arguments reports no change and writes nothing.
 """
+
+    # Modules that change the cluster: full check mode, diff and idempotence.
+    CHANGES = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+    # Read-only modules: nothing to diff.
+    INFO = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+"""

@@ -102,13 +102,7 @@ notes:
 extends_documentation_fragment:
   - containers_workload.secure_cluster.kube_auth
   - containers_workload.secure_cluster.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - containers_workload.secure_cluster.attributes.changes
 """
 
 EXAMPLES = r"""

@@ -121,5 +121,5 @@ def refuse_lockouts(run, kube, steps: list[dict], live: dict, policies: tuple[li
                  f"would be denied by {r['by']}" for r in cut[:5]]
         more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
         raise CalicoError("refusing a change that would lock you out: " + "; ".join(lines) + more
-                          + ". Allow these connections, or set allow_lockout=true")
+                          + ". Allow these connections, or set allow_lockout=true", {"reachability": after})
     return after
