@@ -28,7 +28,6 @@ DEFAULT_ALLOW_PROFILE = "projectcalico-default-allow"
 PROTOCOL_NUMBERS = {"TCP": 6, "UDP": 17, "SCTP": 132, "ICMP": 1, "ICMPv6": 58, "UDPLite": 136}
 
 
-
 def port_in(port: int, items) -> bool | None:
     """Whether a port is in a Calico ports list; None when only a named port could match."""
     named = False
