@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_apply
 short_description: Apply or delete many Kubernetes objects in one task
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - The small generic apply the collection's roles use for Services, Ingresses and NetworkPolicies.
   - For each object, one GET; only when the object differs from the definition (fields it sets, compared with
