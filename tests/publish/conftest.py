@@ -55,12 +55,16 @@ def publish_bin() -> Path:
     return venv / "bin"
 
 
-def tool_env(publish_bin: Path, **extra: str) -> dict:
-    """Environment for the publishing tools: their virtualenv first on PATH, no ANSIBLE_* of the dev setup."""
+def clean_env(**extra: str) -> dict:
+    """The environment without the ANSIBLE_* of the dev setup (its collections path holds this checkout)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env["PATH"] = f"{publish_bin}{os.pathsep}{env['PATH']}"
     env.update(extra)
     return env
+
+
+def tool_env(publish_bin: Path, **extra: str) -> dict:
+    """Environment for the publishing tools: their virtualenv first on PATH, no ANSIBLE_* of the dev setup."""
+    return clean_env(PATH=f"{publish_bin}{os.pathsep}{os.environ['PATH']}", **extra)
 
 
 @pytest.fixture(scope="session")
@@ -73,5 +77,5 @@ def built_tarball(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     galaxy = Path(sys.executable).parent / "ansible-galaxy"
     subprocess.run([str(galaxy), "collection", "build", "--output-path", str(out), str(tree)], check=True,
-                   capture_output=True)
+                   capture_output=True, env=clean_env())
     return out / f"containers_workload-secure_cluster-{GALAXY['version']}.tar.gz"

@@ -30,8 +30,8 @@ def released(tmp_path_factory, publish_bin):
     result = run(publish_bin, ["release", "--version", version, "--date", "2026-01-01"], tree, root)
     assert result.returncode == 0, result.stdout + result.stderr
     after = yaml.safe_load((tree / "changelogs" / "changelog.yaml").read_text())
-    return {"tree": tree, "root": root, "version": version, "fragments": fragments, "release": after["releases"][version],
-            "changelog": after, "rst": (tree / "CHANGELOG.rst").read_text()}
+    return {"tree": tree, "root": root, "version": version, "fragments": fragments,
+            "release": after["releases"][version], "changelog": after, "rst": (tree / "CHANGELOG.rst").read_text()}
 
 
 def test_the_fragments_lint_clean(publish_bin, tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, clean_env
 
 BIN = Path(sys.executable).parent
 
@@ -25,7 +25,7 @@ def context(built_tarball, tmp_path_factory) -> Path:
     shutil.copy(built_tarball, root / ".build" / "ee-collection" / "containers_workload-secure_cluster.tar.gz")
     subprocess.run([str(BIN / "ansible-builder"), "create", "-f", str(root / "extensions/ee/execution-environment.yml"),
                     "-c", str(root / "context"), "--output-filename", "Containerfile"],
-                   check=True, capture_output=True, text=True)
+                   check=True, capture_output=True, text=True, env=clean_env())
     return root / "context"
 
 
@@ -54,11 +54,11 @@ def test_the_galaxy_step_installs_the_collection_from_the_context_and_its_python
     build = shutil.copytree(context / "_build", tmp_path / "build")
     installed = tmp_path / "collections"
     subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-r", "requirements.yml",
-                    "--collections-path", str(installed)], cwd=build, check=True, capture_output=True)
+                    "--collections-path", str(installed)], cwd=build, check=True, capture_output=True, env=clean_env())
     manifest = installed / "ansible_collections/containers_workload/secure_cluster/MANIFEST.json"
     assert manifest.exists()
     deps = subprocess.run([str(BIN / "ansible-builder"), "introspect", str(installed)], check=True,
-                          capture_output=True, text=True).stdout
+                          capture_output=True, text=True, env=clean_env()).stdout
     python = yaml.safe_load(deps.split("\n", 1)[1])["python"]
     assert "kubernetes>=30.1.0  # from collection containers_workload.secure_cluster" in python
     assert "jmespath>=1.0  # from collection containers_workload.secure_cluster" in python
