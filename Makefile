@@ -20,7 +20,7 @@ DOCS := $(CURDIR)/.build/docs
 EE_CONTEXT := $(CURDIR)/.build/ee
 
 .PHONY: help venv publish-venv deps binaries collection lint sanity unit publish-check molecule integration test bench \
-	demo demo-down build docs ee clean
+	demo demo-down build docs ee release clean
 
 help:
 	@echo "make test   lint, sanity, unit, molecule and integration tests (sets everything up)"
@@ -100,6 +100,12 @@ bench: collection binaries
 build: collection
 	ansible-galaxy collection build --force --output-path $(CURDIR)/.build
 	@echo "[make] collection: $(TARBALL)"
+
+# Cut the release of galaxy.yml's version: CHANGELOG.rst and changelogs/changelog.yaml from the fragments (which
+# it removes) and the version_added of modules, plugins and roles. Commit the result, then `make build`.
+release: collection publish-venv
+	PATH=$(PUBLISH_VENV)/bin:$$PATH antsibull-changelog lint
+	PATH=$(PUBLISH_VENV)/bin:$$PATH antsibull-changelog release --version $(VERSION)
 
 # HTML docs of every module, plugin and role (antsibull-docs, Sphinx) in .build/docs/build/html. Built offline:
 # no intersphinx inventories, so the two links into Ansible's own docs stay plain text.
