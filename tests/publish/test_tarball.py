@@ -69,7 +69,7 @@ def test_galaxy_importer_accepts_the_tarball_with_no_error_and_no_warning(built_
     """What Galaxy and Automation Hub run on upload: ansible-doc, ansible-lint and the changelog check."""
     config = REPO / "tests" / "publish" / "galaxy-importer.cfg"
     result = subprocess.run([str(publish_bin / "python"), "-m", "galaxy_importer.main", str(built_tarball)],
-                            cwd=tmp_path, capture_output=True, text=True,
+                            cwd=tmp_path, capture_output=True, text=True, check=False,
                             env=tool_env(publish_bin, GALAXY_IMPORTER_CONFIG=str(config)))
     output = result.stdout + result.stderr
     problems = [line for line in output.splitlines() if re.match(r"(WARNING|ERROR|CRITICAL)\b", line)]

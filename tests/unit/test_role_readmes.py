@@ -71,8 +71,8 @@ def test_the_example_play_parses_and_uses_collection_roles_and_modules_by_fqcn(r
     blocks = yaml_blocks(text)
     assert blocks, "no example play"
     modules = {p.stem for p in (REPO / "plugins" / "modules").glob("*.py")}
-    for fqcn in re.findall(r"containers_workload\.secure_cluster\.(\w+)", "\n".join(re.findall(r"```yaml\n(.*?)```",
-                                                                                              text, re.S))):
+    examples = "\n".join(re.findall(r"```yaml\n(.*?)```", text, re.S))
+    for fqcn in re.findall(r"containers_workload\.secure_cluster\.(\w+)", examples):
         assert fqcn in ROLES or fqcn in modules or fqcn == "all", fqcn
     plays = [play for block in blocks for play in block if "roles" in play]
     assert any(r["role"] == f"containers_workload.secure_cluster.{role}" for play in plays for r in play["roles"])
@@ -80,7 +80,7 @@ def test_the_example_play_parses_and_uses_collection_roles_and_modules_by_fqcn(r
 
 def test_secure_cluster_switches_named_in_readmes_are_read_by_the_playbooks_or_roles():
     readmes = "".join((REPO / "roles" / r / "README.md").read_text() for r in ROLES)
-    used = "".join(p.read_text() for p in [*(REPO / "playbooks").glob("*.yml"),
-                                             *(REPO / "roles").glob("*/defaults/main.yml")])
+    sources = [*(REPO / "playbooks").glob("*.yml"), *(REPO / "roles").glob("*/defaults/main.yml")]
+    used = "".join(p.read_text() for p in sources)
     unknown = sorted(v for v in set(re.findall(r"\bsecure_cluster_[a-z_]+\b", readmes)) if v not in used)
     assert unknown == []
