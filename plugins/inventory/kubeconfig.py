@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: kubeconfig
 short_description: One inventory host per kubeconfig context, for multi-cluster rollouts
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Turns the contexts of one or more kubeconfig files into inventory hosts (C(connection=local)), with the
     variables the collection's playbooks use - C(secure_cluster_kubeconfig), C(secure_cluster_context) and

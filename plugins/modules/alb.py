@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: alb
 short_description: Enable or disable application load balancers (ALBs)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Enables or disables the cluster's ALBs, chosen by ID or by type (public/private) and zone, and waits until
     each has reached the desired state (enabled and healthy, or disabled).

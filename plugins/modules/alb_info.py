@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: alb_info
 short_description: List the cluster's application load balancers (ALBs)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists ALBs with their type, zone, whether they are enabled, their state and health, like
     C(ibmcloud ks ingress alb ls). Read-only.

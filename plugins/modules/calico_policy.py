@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: calico_policy
 short_description: Apply or remove Calico policies, network sets and host endpoints
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Manages many Calico resources in one run (GlobalNetworkPolicy, NetworkPolicy, GlobalNetworkSet,
     NetworkSet, HostEndpoint), written as for C(calicoctl apply) (C(projectcalico.org/v3)).

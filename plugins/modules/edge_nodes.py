@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: edge_nodes
 short_description: Label and taint worker nodes so only networking workloads run there
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Marks the chosen worker nodes as edge nodes, the IKS way (C(kubectl label nodes <n1> <n2> dedicated=edge),
     then C(kubectl taint node <n> dedicated=edge:NoSchedule dedicated=edge:NoExecute)), for many nodes in one run.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: edge_workloads
 short_description: Move networking pods that run on non-edge nodes onto the edge nodes
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Labelling edge nodes does not move networking workloads that already run elsewhere. This module finds
     the pods of the given workloads (for example the ALB Deployments and the C(ibm-cloud-provider-ip-*)

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: exposure_info
 short_description: Audit what in the cluster is reachable from where
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Read-only audit (LIST requests only, so a view-only kubeconfig is enough) of NodePort and LoadBalancer
     Services (public or private, NodePorts blocked by a preDNAT policy or not), Ingresses and the ALB or class

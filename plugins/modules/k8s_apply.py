@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_apply
 short_description: Apply or delete many Kubernetes objects in one task
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Applies any kind the cluster serves (built-in kinds, and custom resources of installed CRDs), as the
     collection's roles do for Services, Ingresses, NetworkPolicies and Calico's KubeControllersConfiguration.

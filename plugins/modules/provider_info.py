@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: provider_info
 short_description: Tell which cloud provider runs the cluster
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the nodes (one LIST) and recognises the provider from their C(providerID) (C(ibm://), C(aws://),
     C(gce://), C(azure://), C(digitalocean://)) or from labels only that provider sets (for example

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: strongswan_vpn
 short_description: Install, update or remove a strongSwan IPsec VPN in the cluster
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs strongSwan in the cluster to connect it to an on-prem network, like the IKS C(iks-charts/strongswan)
     Helm chart, whose values the options mirror (C(ipsec.*), C(local.*), C(remote.*), C(preshared.secret)

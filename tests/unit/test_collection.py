@@ -1,8 +1,8 @@
 """The collection as Galaxy and Ansible see it."""
 
+import re
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import yaml
@@ -24,14 +24,22 @@ def test_every_role_documents_its_arguments_with_prefixed_names():
         assert set(defaults) <= set(specs["options"]), f"{role.name}: undocumented defaults"
 
 
-def test_galaxy_build_produces_a_tarball_without_local_state(tmp_path):
-    galaxy = Path(sys.executable).parent / "ansible-galaxy"
-    subprocess.run([str(galaxy), "collection", "build", "--output-path", str(tmp_path), str(REPO)],
-                   check=True, capture_output=True)
-    tarball = next(tmp_path.glob("containers_workload-secure_cluster-*.tar.gz"))
-    names = tarfile.open(tarball).getnames()
-    assert "plugins/modules/edge_nodes.py" in names and "meta/runtime.yml" in names
-    assert not [n for n in names if n.startswith((".venv", ".build", ".clusters"))]
+def pinned_ansible_core(requirements: str) -> str:
+    return re.search(r"^ansible-core==([\d.]+)$", (REPO / requirements).read_text(), re.M).group(1)
+
+
+def test_requires_ansible_claims_only_the_ansible_core_ci_runs():
+    """CI runs one ansible-core (requirements.txt): the floor is that minor version, for the collection and
+    every role; the publishing tools and the example execution environment use the same release."""
+    tested = pinned_ansible_core("requirements.txt")
+    minor = ".".join(tested.split(".")[:2])
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    assert runtime["requires_ansible"] == f">={minor}.0"
+    for meta in (REPO / "roles").glob("*/meta/main.yml"):
+        assert yaml.safe_load(meta.read_text())["galaxy_info"]["min_ansible_version"] == minor, meta
+    assert pinned_ansible_core("requirements-publish.txt") == tested
+    ee = yaml.safe_load((REPO / "extensions" / "ee" / "execution-environment.yml").read_text())
+    assert ee["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core=={tested}"
 
 
 def test_ansible_builder_introspect_finds_the_execution_environment_requirements(tmp_path):
