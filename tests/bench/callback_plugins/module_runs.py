@@ -1,0 +1,45 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark helper: counts the collection's module runs per host into $MODULE_RUNS_FILE (JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = """
+name: module_runs
+type: aggregate
+short_description: Count module runs of containers_workload.secure_cluster per host
+description: Writes {host: {module: count}} to the file named by MODULE_RUNS_FILE when the playbook ends.
+"""
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "module_runs"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self.runs: dict[str, dict[str, int]] = {}
+
+    def _count(self, result, *unused, **unused_kw) -> None:
+        action = result._task.action
+        if action.startswith("containers_workload.secure_cluster."):
+            host = self.runs.setdefault(result._host.get_name(), {})
+            name = action.rsplit(".", 1)[1]
+            items = result._result.get("results")  # a loop: one module run per item that ran
+            runs = sum(1 for item in items if not item.get("skipped")) if isinstance(items, list) else 1
+            host[name] = host.get(name, 0) + runs
+
+    v2_runner_on_ok = v2_runner_on_failed = _count
+
+    def v2_playbook_on_stats(self, stats):
+        path = os.environ.get("MODULE_RUNS_FILE")
+        if path:
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(self.runs, handle)
