@@ -78,20 +78,28 @@ def validate(params: dict) -> list[dict]:
             errors.append(f"label '{key}' value '{value}' {value_error(str(value))}")
     taints = []
     seen = set()
+    removing = params.get("state") == "absent"
     for index, taint in enumerate(params.get("taints") or []):
-        key, value, effect = taint.get("key"), str(taint.get("value") or ""), taint.get("effect")
-        where = f"taint #{index + 1} ('{key}={value}:{effect}')"
+        key, value, effect = taint.get("key"), taint.get("value"), taint.get("effect")
+        where = f"taint #{index + 1} ('{taint_text(taint)}')"
         if key_error(key):
             errors.append(f"{where}: key {key_error(key)}")
-        if value_error(value):
-            errors.append(f"{where}: value {value_error(value)}")
-        if effect not in EFFECTS:
+        if value is not None and value_error(str(value)):
+            errors.append(f"{where}: value {value_error(str(value))}")
+        if effect is None and not removing:
+            errors.append(f"{where}: an effect (one of {', '.join(EFFECTS)}) is needed to add a taint; only "
+                          f"state=absent takes a key alone, and then removes that key's taints of every effect")
+        elif effect is not None and effect not in EFFECTS:
             errors.append(f"{where}: effect '{effect}' is not one of {', '.join(EFFECTS)}")
         if (key, effect) in seen:
             errors.append(f"{where}: key '{key}' with effect '{effect}' is given twice; a node holds one taint "
                           f"per key and effect")
         seen.add((key, effect))
-        taints.append({"key": key, "value": value, "effect": effect})
+        if removing:
+            # Removal patterns, as for `kubectl taint nodes N key[:effect]-`: what is left out matches anything.
+            taints.append({"key": key, "value": None if value is None else str(value), "effect": effect})
+        else:
+            taints.append({"key": key, "value": str(value or ""), "effect": effect})
     if params.get("selector"):
         try:
             parse_selector(params["selector"])
@@ -141,10 +149,30 @@ def without_edge(view: dict, labels: dict, taints: list[dict]) -> dict:
     for key, value in labels.items():
         if after["labels"].get(key) == str(value):
             del after["labels"][key]
-    # Only the edge taints themselves go: a dedicated=gpu:NoSchedule taint is someone else's.
-    wanted = {(t["key"], t["value"], t["effect"]) for t in taints}
-    after["taints"] = [t for t in after["taints"] if (t["key"], t["value"], t["effect"]) not in wanted]
+    after["taints"] = [t for t in after["taints"] if not any(taint_matches(pattern, t) for pattern in taints)]
     return after
+
+
+def taint_matches(pattern: dict, taint: dict) -> bool:
+    """Whether a removal pattern covers a node's taint.
+
+    As `kubectl taint nodes N key-` and `key:effect-`: a pattern without an effect covers the key's taints of
+    every effect. A pattern with a value covers only that value: a dedicated=gpu:NoSchedule taint is
+    someone else's when the edge taints are dedicated=edge.
+    """
+    return (pattern["key"] == taint["key"]
+            and pattern.get("effect") in (None, taint["effect"])
+            and pattern.get("value") in (None, taint["value"]))
+
+
+def taint_text(taint: dict) -> str:
+    """A taint as kubectl writes it: key[=value][:effect]."""
+    text = str(taint.get("key") or "")
+    if taint.get("value") is not None:
+        text += f"={taint['value']}"
+    if taint.get("effect") is not None:
+        text += f":{taint['effect']}"
+    return text
 
 
 def is_edge(view: dict, labels: dict, taints: list[dict]) -> bool:
