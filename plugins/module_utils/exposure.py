@@ -12,7 +12,8 @@ import ipaddress
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import calico, calico_eval, providers
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import tolerates
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import (
+    EDGE_LABELS, EDGE_TAINTS, BLOCKING_EFFECTS, taint_text, tolerates)
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "ibm-system", "calico-system",
                      "tigera-operator", "strongswan")
@@ -100,8 +101,12 @@ def is_private_service(service: dict, provider: str) -> bool:
     return bool(wanted) and all(annotations.get(k) == v for k, v in wanted.items())
 
 
-def audit(kube) -> dict:
-    """Read the cluster and return {findings, summary}."""
+def audit(kube, params: dict | None = None) -> dict:
+    """Read the cluster and return {findings, summary}. ``params``: edge_labels and edge_taints (the edge
+    marker; the collection's default when not given)."""
+    params = params or {}
+    edge_labels = params.get("edge_labels") or EDGE_LABELS
+    edge_taints = params.get("edge_taints") or EDGE_TAINTS
     nodes = kube.get("/api/v1/nodes")["items"]
     provider = providers.detect(nodes)
     services = kube.get("/api/v1/services")["items"]
@@ -121,7 +126,8 @@ def audit(kube) -> dict:
     findings += ingress_findings(ingresses)
     albs = alb_findings(deployments)
     findings += albs
-    findings += pod_findings(pods, nodes)
+    findings += pod_findings(pods, nodes, edge_labels, edge_taints)
+    edge_nodes = sorted(n["metadata"]["name"] for n in nodes if is_edge_node(n, edge_labels))
     findings += namespace_findings(namespaces, k8s_policies, calico_nps)
     vpn = [d for d in deployments if (d["metadata"].get("labels") or {}).get("app") == "strongswan"]
     for deployment in vpn:
@@ -136,6 +142,7 @@ def audit(kube) -> dict:
         "nodeports_blocked": all(f["severity"] != "high" for f in findings if f["kind"] == "NodePort"),
         "public_albs_enabled": sum(1 for f in albs if "public" in f["exposure"] and "enabled" in f["exposure"]),
         "vpn": bool(vpn),
+        "edge_nodes": len(edge_nodes),
     })
     return {"findings": findings, "summary": summary}
 
@@ -199,14 +206,21 @@ def alb_findings(deployments: list[dict]) -> list[dict]:
     return out
 
 
-def tolerates_edge(pod: dict) -> bool:
-    """Whether the pod tolerates both edge taints, by the scheduler's rule (effects included)."""
-    return all(tolerates(pod["spec"].get("tolerations"), {"key": "dedicated", "value": "edge", "effect": effect})
-               for effect in ("NoSchedule", "NoExecute"))
+def is_edge_node(node: dict, edge_labels: dict) -> bool:
+    labels = node["metadata"].get("labels") or {}
+    return bool(edge_labels) and all(labels.get(key) == str(value) for key, value in edge_labels.items())
 
 
-def pod_findings(pods: list[dict], nodes: list[dict]) -> list[dict]:
-    edge = {n["metadata"]["name"] for n in nodes if (n["metadata"].get("labels") or {}).get("dedicated") == "edge"}
+def tolerates_edge(pod: dict, edge_taints: list[dict]) -> bool:
+    """Whether the pod tolerates every blocking edge taint, by the scheduler's rule (effects included)."""
+    return all(tolerates(pod["spec"].get("tolerations"), {"key": t["key"], "value": t.get("value") or "",
+                                                          "effect": t["effect"]})
+               for t in edge_taints if t["effect"] in BLOCKING_EFFECTS)
+
+
+def pod_findings(pods: list[dict], nodes: list[dict], edge_labels: dict, edge_taints: list[dict]) -> list[dict]:
+    edge = {n["metadata"]["name"] for n in nodes if is_edge_node(n, edge_labels)}
+    evicting = [taint_text(t) for t in edge_taints if t["effect"] == "NoExecute"]
     out = []
     for pod in pods:
         meta, spec = pod["metadata"], pod.get("spec") or {}
@@ -224,9 +238,9 @@ def pod_findings(pods: list[dict], nodes: list[dict]) -> list[dict]:
             out.append(finding("low" if system else "medium", "hostPort", name,
                                f"host port(s) {', '.join(map(str, host_ports))} on the node",
                                "" if system else "expose through a Service instead of hostPort"))
-        if spec.get("nodeName") in edge and not tolerates_edge(pod) and not system:
+        if spec.get("nodeName") in edge and not tolerates_edge(pod, edge_taints) and not system:
             out.append(finding("medium", "EdgePlacement", name, f"non-networking pod on edge node {spec['nodeName']}",
-                               "role edge_nodes (taint dedicated=edge:NoExecute evicts it)"))
+                               f"role edge_nodes (taint {', '.join(evicting) or 'with effect NoExecute'} evicts it)"))
     return out
 
 

@@ -17,6 +17,11 @@ from ansible_collections.containers_workload.secure_cluster.plugins.module_utils
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
     SelectorError, key_error, name_error, parse_selector, selector_matches, value_error)
 
+# The edge marker, owned here: IKS's own label and taints (seed 001). Every module that places, finds or
+# reports edge nodes defaults to it; playbooks override it with secure_cluster_edge_labels/_taints.
+EDGE_LABELS = {"dedicated": "edge"}
+EDGE_TAINTS = [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"},
+               {"key": "dedicated", "value": "edge", "effect": "NoExecute"}]
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Taints that keep ordinary pods away from a node; PreferNoSchedule is only a preference.
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
@@ -282,6 +287,12 @@ def check_guards(result: Plan, params: dict) -> None:
         result.warnings.extend(f"force: {p}" for p in problems)
         return
     raise PlanError("; ".join(problems) + "; nothing was changed (set force=true to override)")
+
+
+def edge_tolerations(taints: list[dict]) -> list[dict]:
+    """Tolerations of exactly these taints, for pods that belong on edge nodes."""
+    return [{"key": t["key"], "operator": "Equal", "value": t.get("value") or "", "effect": t["effect"]}
+            for t in taints]
 
 
 def tolerates(tolerations: list[dict], taint: dict) -> bool:

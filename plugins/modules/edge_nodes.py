@@ -247,11 +247,10 @@ ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
     "nodes": {"type": "list", "elements": "str", "default": []},
     "selector": {"type": "str"},
-    "labels": {"type": "dict", "default": {"dedicated": "edge"}},
+    "labels": {"type": "dict", "default": nodes.EDGE_LABELS},
     "taints": {
         "type": "list", "elements": "dict",
-        "default": [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"},
-                    {"key": "dedicated", "value": "edge", "effect": "NoExecute"}],
+        "default": nodes.EDGE_TAINTS,
         "options": {
             "key": {"type": "str", "required": True, "no_log": False},
             "value": {"type": "str"},

@@ -97,6 +97,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_workloads
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
     AUTH_ARG_SPEC, KubeError, connect)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import EDGE_LABELS
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
@@ -106,7 +107,7 @@ ARGUMENT_SPEC = {
         "name_regex": {"type": "str"},
     }},
     "nodes": {"type": "list", "elements": "str"},
-    "edge_labels": {"type": "dict", "default": {"dedicated": "edge"}},
+    "edge_labels": {"type": "dict", "default": EDGE_LABELS},
     "timeout": {"type": "int", "default": 300},
 }
 
