@@ -114,6 +114,33 @@ def test_every_step_with_a_custom_edge_marker_then_rollback_restores_the_snapsho
     assert written(demo_cluster.audit_events("secure_cluster/", rollback_mark)) - forward == set()
 
 
+STEPS = ("exposure_report", "edge_nodes_preview", "edge_nodes_apply", "edge_nodes", "private_ingress",
+         "private_load_balancer", "nodeport_lockdown", "host_firewall", "namespace_isolation", "strongswan_vpn")
+
+
+def test_each_step_runs_alone_with_tags_in_check_mode_and_for_real(demo_cluster, tmp_path):
+    inventory = str(REPO / "playbooks" / "inventory" / "local.yml")
+    vpn = {k: v for k, v in CUSTOM_MARKER.items() if k.startswith("strongswan_vpn_")}
+    extra = ["-e", f"exposure_report_dir={tmp_path}", "-e", json.dumps(vpn)]
+    mark = demo_cluster.audit_mark()
+    for tag in STEPS:
+        result = run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, *extra, "--tags", tag, "--check")
+        assert "failed=0" in result.stdout, tag
+    assert demo_cluster.writes_since(mark) == []
+
+    before = node_marks(demo_cluster)
+    run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, *extra, "--tags", "edge_nodes_apply")
+    assert sum(1 for label, unused in node_marks(demo_cluster).values() if label == "edge") == 6
+    run_playbook(demo_cluster, "playbooks/rollback.yml", "-i", inventory, *extra, "--tags", "edge_nodes")
+    assert node_marks(demo_cluster) == before
+
+
+def node_marks(cluster):
+    from kubernetes import client
+    return {n.metadata.name: (n.metadata.labels.get("dedicated"), sorted((t.key, t.effect) for t in n.spec.taints or []))
+            for n in client.CoreV1Api(cluster.client()).list_node().items}
+
+
 def host_firewall(cluster):
     from kubernetes import client
     policies = client.CustomObjectsApi(cluster.client()).list_cluster_custom_object(
