@@ -166,7 +166,8 @@ def service_findings(services: list[dict], provider: str, gnps: list[dict], endp
                 opened, detail = nodeport_exposure(port["nodePort"], port.get("protocol", "TCP"), gnps, endpoints)
                 if opened:
                     out.append(finding("high", "NodePort", name, f"{label} {detail}",
-                                       "role nodeport_lockdown (preDNAT deny of the NodePort range)"))
+                                       "secure_cluster_nodeport_lockdown: true (role nodeport_lockdown, preDNAT deny "
+                                       "of the NodePort range; on by default on IKS)"))
                 else:
                     out.append(finding("info", "NodePort", name, f"{label} {detail}", ""))
     return out
@@ -200,7 +201,8 @@ def alb_findings(deployments: list[dict]) -> list[dict]:
         name = deployment["metadata"]["name"]
         if alb_type == "public" and enabled:
             out.append(finding("medium", "ALB", name, "public ALB enabled",
-                               "role private_ingress (enable the private ALB, then disable the public one)"))
+                               "secure_cluster_private_ingress: true (role private_ingress: the private ALB on, then "
+                               "the public one off; opt-in, as it moves live Ingress traffic)"))
         else:
             out.append(finding("info", "ALB", name, f"{alb_type} ALB {'enabled' if enabled else 'disabled'}", ""))
     return out
