@@ -18,6 +18,11 @@ from ansible_collections.containers_workload.secure_cluster.plugins.module_utils
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
     LabelSelectorError, key_error, name_error, parse_selector, selector_matches, value_error)
 
+# The edge marker, owned here: IKS's own label and taints (seed 001). Every module that places, finds or
+# reports edge nodes defaults to it; playbooks override it with secure_cluster_edge_labels/_taints.
+EDGE_LABELS = {"dedicated": "edge"}
+EDGE_TAINTS = [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"},
+               {"key": "dedicated", "value": "edge", "effect": "NoExecute"}]
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Taints that keep ordinary pods away from a node; PreferNoSchedule is only a preference.
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
@@ -76,14 +81,18 @@ def param_errors(params: dict) -> list[str]:
         if value_error(str(value)):
             errors.append(f"label '{key}' value '{value}' {value_error(str(value))}")
     seen = set()
+    removing = params.get("state") == "absent"
     for index, taint in enumerate(params.get("taints") or []):
-        key, value, effect = taint.get("key"), str(taint.get("value") or ""), taint.get("effect")
-        where = f"taint #{index + 1} ('{key}={value}:{effect}')"
+        key, value, effect = taint.get("key"), taint.get("value"), taint.get("effect")
+        where = f"taint #{index + 1} ('{taint_text(taint)}')"
         if key_error(key):
             errors.append(f"{where}: key {key_error(key)}")
-        if value_error(value):
-            errors.append(f"{where}: value {value_error(value)}")
-        if effect not in EFFECTS:
+        if value is not None and value_error(str(value)):
+            errors.append(f"{where}: value {value_error(str(value))}")
+        if effect is None and not removing:
+            errors.append(f"{where}: an effect (one of {', '.join(EFFECTS)}) is needed to add a taint; only "
+                          f"state=absent takes a key alone, and then removes that key's taints of every effect")
+        elif effect is not None and effect not in EFFECTS:
             errors.append(f"{where}: effect '{effect}' is not one of {', '.join(EFFECTS)}")
         if (key, effect) in seen:
             errors.append(f"{where}: key '{key}' with effect '{effect}' is given twice; a node holds one taint "
@@ -103,7 +112,11 @@ def param_errors(params: dict) -> list[str]:
 
 
 def desired_taints(params: dict) -> list[dict]:
-    """The taints to set or remove, normalised (value as a string)."""
+    """The taints to set, normalised (value as a string); with state=absent, removal patterns as for
+    `kubectl taint nodes N key[:effect]-`, where what is left out (value, effect) matches anything."""
+    if params.get("state") == "absent":
+        return [{"key": t["key"], "value": None if t.get("value") is None else str(t["value"]), "effect": t.get("effect")}
+                for t in params.get("taints") or []]
     return [{"key": t["key"], "value": str(t.get("value") or ""), "effect": t["effect"]}
             for t in params.get("taints") or []]
 
@@ -142,10 +155,30 @@ def without_edge(view: dict, labels: dict, taints: list[dict]) -> dict:
     for key, value in labels.items():
         if after["labels"].get(key) == str(value):
             del after["labels"][key]
-    # Only the edge taints themselves go: a dedicated=gpu:NoSchedule taint is someone else's.
-    wanted = {(t["key"], t["value"], t["effect"]) for t in taints}
-    after["taints"] = [t for t in after["taints"] if (t["key"], t["value"], t["effect"]) not in wanted]
+    after["taints"] = [t for t in after["taints"] if not any(taint_matches(pattern, t) for pattern in taints)]
     return after
+
+
+def taint_matches(pattern: dict, taint: dict) -> bool:
+    """Whether a removal pattern covers a node's taint.
+
+    As `kubectl taint nodes N key-` and `key:effect-`: a pattern without an effect covers the key's taints of
+    every effect. A pattern with a value covers only that value: a dedicated=gpu:NoSchedule taint is
+    someone else's when the edge taints are dedicated=edge.
+    """
+    return (pattern["key"] == taint["key"]
+            and pattern.get("effect") in (None, taint["effect"])
+            and pattern.get("value") in (None, taint["value"]))
+
+
+def taint_text(taint: dict) -> str:
+    """A taint as kubectl writes it: key[=value][:effect]."""
+    text = str(taint.get("key") or "")
+    if taint.get("value") is not None:
+        text += f"={taint['value']}"
+    if taint.get("effect") is not None:
+        text += f":{taint['effect']}"
+    return text
 
 
 def is_edge(view: dict, labels: dict, taints: list[dict]) -> bool:
@@ -255,6 +288,12 @@ def check_guards(result: Plan, params: dict) -> None:
         result.warnings.extend(f"force: {p}" for p in problems)
         return
     raise PlanError("; ".join(problems) + "; nothing was changed (set force=true to override)")
+
+
+def edge_tolerations(taints: list[dict]) -> list[dict]:
+    """Tolerations of exactly these taints, for pods that belong on edge nodes."""
+    return [{"key": t["key"], "operator": "Equal", "value": t.get("value") or "", "effect": t["effect"]}
+            for t in taints]
 
 
 def tolerates(tolerations: list[dict], taint: dict) -> bool:

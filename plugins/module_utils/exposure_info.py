@@ -13,8 +13,9 @@ import ipaddress
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import guard, walk
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import from_crd, one_resource_errors
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import (
+    EDGE_LABELS, EDGE_TAINTS, BLOCKING_EFFECTS, taint_text, tolerates)
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import tolerates
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "ibm-system", "calico-system",
                      "tigera-operator", "strongswan")
@@ -102,8 +103,11 @@ def is_private_service(service: dict, provider: str) -> bool:
 
 
 def run(run) -> dict:
-    """The exposure_info module: read the cluster (LIST only) and return {findings, summary}."""
-    kube = run.kube
+    """The exposure_info module: read the cluster (LIST only) and return {findings, summary}, judging edge
+    nodes by the edge marker (edge_labels, edge_taints; the collection's default when not given)."""
+    kube, params = run.kube, run.params
+    edge_labels = params.get("edge_labels") or EDGE_LABELS
+    edge_taints = params.get("edge_taints") or EDGE_TAINTS
     nodes = kube.get("/api/v1/nodes")["items"]
     provider = providers.detect(nodes)
     services = kube.get("/api/v1/services")["items"]
@@ -123,7 +127,8 @@ def run(run) -> dict:
     findings += ingress_findings(ingresses)
     albs = alb_findings(deployments)
     findings += albs
-    findings += pod_findings(pods, nodes)
+    findings += pod_findings(pods, nodes, edge_labels, edge_taints)
+    edge_nodes = sorted(n["metadata"]["name"] for n in nodes if is_edge_node(n, edge_labels))
     findings += namespace_findings(namespaces, k8s_policies, calico_nps)
     vpn = [d for d in deployments if (d["metadata"].get("labels") or {}).get("app") == "strongswan"]
     for deployment in vpn:
@@ -138,6 +143,7 @@ def run(run) -> dict:
         "nodeports_blocked": all(f["severity"] != "high" for f in findings if f["kind"] == "NodePort"),
         "public_albs_enabled": sum(1 for f in albs if "public" in f["exposure"] and "enabled" in f["exposure"]),
         "vpn": bool(vpn),
+        "edge_nodes": len(edge_nodes),
     })
     return {"findings": findings, "summary": summary}
 
@@ -176,7 +182,8 @@ def service_findings(services: list[dict], provider: str, gnps: list[dict], endp
                 opened, detail = nodeport_exposure(port["nodePort"], port.get("protocol", "TCP"), gnps, endpoints)
                 if opened:
                     out.append(finding("high", "NodePort", name, f"{label} {detail}",
-                                       "role nodeport_lockdown (preDNAT deny of the NodePort range)"))
+                                       "secure_cluster_nodeport_lockdown: true (role nodeport_lockdown, preDNAT deny "
+                                       "of the NodePort range; on by default on IKS)"))
                 else:
                     out.append(finding("info", "NodePort", name, f"{label} {detail}", ""))
     return out
@@ -210,20 +217,28 @@ def alb_findings(deployments: list[dict]) -> list[dict]:
         name = deployment["metadata"]["name"]
         if alb_type == "public" and enabled:
             out.append(finding("medium", "ALB", name, "public ALB enabled",
-                               "role private_ingress (enable the private ALB, then disable the public one)"))
+                               "secure_cluster_private_ingress: true (role private_ingress: the private ALB on, then "
+                               "the public one off; opt-in, as it moves live Ingress traffic)"))
         else:
             out.append(finding("info", "ALB", name, f"{alb_type} ALB {'enabled' if enabled else 'disabled'}", ""))
     return out
 
 
-def tolerates_edge(pod: dict) -> bool:
-    """Whether the pod tolerates both edge taints, by the scheduler's rule (effects included)."""
-    return all(tolerates(pod["spec"].get("tolerations"), {"key": "dedicated", "value": "edge", "effect": effect})
-               for effect in ("NoSchedule", "NoExecute"))
+def is_edge_node(node: dict, edge_labels: dict) -> bool:
+    labels = node["metadata"].get("labels") or {}
+    return bool(edge_labels) and all(labels.get(key) == str(value) for key, value in edge_labels.items())
 
 
-def pod_findings(pods: list[dict], nodes: list[dict]) -> list[dict]:
-    edge = {n["metadata"]["name"] for n in nodes if (n["metadata"].get("labels") or {}).get("dedicated") == "edge"}
+def tolerates_edge(pod: dict, edge_taints: list[dict]) -> bool:
+    """Whether the pod tolerates every blocking edge taint, by the scheduler's rule (effects included)."""
+    return all(tolerates(pod["spec"].get("tolerations"), {"key": t["key"], "value": t.get("value") or "",
+                                                          "effect": t["effect"]})
+               for t in edge_taints if t["effect"] in BLOCKING_EFFECTS)
+
+
+def pod_findings(pods: list[dict], nodes: list[dict], edge_labels: dict, edge_taints: list[dict]) -> list[dict]:
+    edge = {n["metadata"]["name"] for n in nodes if is_edge_node(n, edge_labels)}
+    evicting = [taint_text(t) for t in edge_taints if t["effect"] == "NoExecute"]
     out = []
     for pod in pods:
         meta, spec = pod["metadata"], pod.get("spec") or {}
@@ -241,9 +256,9 @@ def pod_findings(pods: list[dict], nodes: list[dict]) -> list[dict]:
             out.append(finding("low" if system else "medium", "hostPort", name,
                                f"host port(s) {', '.join(map(str, host_ports))} on the node",
                                "" if system else "expose through a Service instead of hostPort"))
-        if spec.get("nodeName") in edge and not tolerates_edge(pod) and not system:
+        if spec.get("nodeName") in edge and not tolerates_edge(pod, edge_taints) and not system:
             out.append(finding("medium", "EdgePlacement", name, f"non-networking pod on edge node {spec['nodeName']}",
-                               "role edge_nodes (taint dedicated=edge:NoExecute evicts it)"))
+                               f"role edge_nodes (taint {', '.join(evicting) or 'with effect NoExecute'} evicts it)"))
     return out
 
 

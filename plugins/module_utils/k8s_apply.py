@@ -39,6 +39,17 @@ KNOWN = {  # (apiVersion, kind) -> (plural, namespaced): built-in kinds, so they
 }
 
 
+def info(run) -> dict:
+    """The k8s_info module: one object of any served kind by name, or none when it does not exist."""
+    params, kube = run.params, run.kube
+    ref = {"apiVersion": params["api_version"], "kind": params["kind"],
+           "metadata": {"name": params["name"], "namespace": params["namespace"]}}
+    if resource_of(kube, ref["apiVersion"], ref["kind"])[1] and not params["namespace"]:
+        raise KubeError(f"{ref['kind']} {params['name']} is namespaced: give its namespace")
+    live = kube.get_or_none(object_path(kube, ref))
+    return {"resources": [live] if live is not None else []}
+
+
 def resource_of(kube: Kube, api_version: str, kind: str) -> tuple[str, bool]:
     """(plural, namespaced) of a kind: built-in kinds from KNOWN, any other from API discovery (one GET per
     group/version, cached on the connection for the rest of the run)."""
@@ -160,6 +171,41 @@ def delete_objects(kube: Kube, objects: list[dict], check_mode: bool, timeout: f
     return present
 
 
+def shares_with_others(live: dict, field_manager: str) -> bool:
+    """Whether another manager set fields of the object's content (status and finalizers do not count: a
+    controller adds those to objects it did not make)."""
+    for entry in live["metadata"].get("managedFields") or []:
+        if entry.get("manager") == field_manager or entry.get("subresource") == "status":
+            continue
+        fields = dict(entry.get("fieldsV1") or {})
+        fields.pop("f:status", None)
+        metadata = {k: v for k, v in (fields.pop("f:metadata", None) or {}).items() if k != "f:finalizers"}
+        if fields or metadata:
+            return True
+    return False
+
+
+def release_objects(kube: Kube, objects: list[dict], check_mode: bool, field_manager: str,
+                    timeout: float = 120.0) -> tuple[list[dict], list[dict]]:
+    """Take back what ``field_manager`` made: objects only it set are deleted; on objects others set too, it
+    gives up its fields (a server-side apply of nothing but the name), so theirs stay as they were.
+
+    Returns (deleted, released)."""
+    mine, shared = [], []
+    for obj in objects:
+        live = kube.get_or_none(object_path(kube, obj))
+        if live is None or not any(e.get("manager") == field_manager
+                                   for e in live["metadata"].get("managedFields") or []):
+            continue
+        (shared if shares_with_others(live, field_manager) else mine).append(obj)
+    if not check_mode:
+        for obj in shared:
+            meta = {k: v for k, v in obj["metadata"].items() if k in ("name", "namespace")}
+            kube.patch(object_path(kube, obj), {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": meta},
+                       patch_type="apply", query={"fieldManager": field_manager, "force": "true"})
+    return delete_objects(kube, list(reversed(mine)), check_mode, timeout), shared
+
+
 def mask_secrets(obj):
     """A copy of an object (or a diff side) with the values of a Secret's data replaced."""
     if isinstance(obj, dict) and obj.get("kind") == "Secret":
@@ -177,8 +223,17 @@ def ensure_objects(kube: Kube, objects: list[dict], state: str, check_mode: bool
                    wait_timeout: float = 120.0, mask=mask_secrets) -> dict:
     """Apply (state present) or delete and wait (state absent) many objects; the module result with a diff.
 
-    Deletion goes in reverse order, so a namespace listed first is deleted last.
+    Deletion goes in reverse order, so a namespace listed first is deleted last. State released: see
+    release_objects.
     """
+    if state == "released":
+        gone, released = release_objects(kube, objects, check_mode, field_manager, wait_timeout)
+        return {"changed": bool(gone or released),
+                "objects": [describe_object(o, True) for o in gone + released],
+                "diff": {"before": {f"{o['kind']}/{o['metadata']['name']}": "present" for o in gone + released},
+                         "after": {**{f"{o['kind']}/{o['metadata']['name']}": "absent" for o in gone},
+                                   **{f"{o['kind']}/{o['metadata']['name']}": f"without the fields of {field_manager}"
+                                      for o in released}}}}
     if state == "absent":
         gone = delete_objects(kube, list(reversed(objects)), check_mode, wait_timeout)
         return {"changed": bool(gone), "objects": [describe_object(o, True) for o in gone],

@@ -80,18 +80,23 @@ options:
         type: str
         required: true
       value:
-        description: Taint value.
+        description:
+          - Taint value; V("") when omitted with O(state=present).
+          - With O(state=absent), only taints with this value are removed; omitted, any value.
         type: str
-        default: ""
       effect:
-        description: Taint effect.
+        description:
+          - Taint effect; required with O(state=present).
+          - With O(state=absent), omitted means every effect, as C(kubectl taint nodes <n> key-); given, only
+            that effect, as C(kubectl taint nodes <n> key:effect-).
         type: str
-        required: true
         choices: [NoSchedule, PreferNoSchedule, NoExecute]
   state:
     description:
       - V(present) adds the labels and taints to the chosen nodes.
-      - V(absent) removes them where key, value (and effect) match; other values are someone else's and stay.
+      - V(absent) removes the labels whose value matches, and the taints that O(taints) covers (a taint
+        given by key alone covers that key's taints of every effect and value; a value or an effect narrows
+        it). Other values are someone else's and stay.
         Without O(nodes) and O(selector), it removes them from every node.
     type: str
     choices: [present, absent]
@@ -168,6 +173,14 @@ EXAMPLES = r"""
 - name: Undo, so no node is an edge node any more
   containers_workload.secure_cluster.edge_nodes:
     state: absent
+
+- name: Remove every taint with the key dedicated, whatever its effect and value (kubectl taint nodes N dedicated-)
+  containers_workload.secure_cluster.edge_nodes:
+    nodes: [10.176.48.10]
+    state: absent
+    labels: {}
+    taints:
+      - key: dedicated
 """
 
 RETURN = r"""
@@ -232,15 +245,14 @@ ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
     "nodes": {"type": "list", "elements": "str", "default": []},
     "selector": {"type": "str"},
-    "labels": {"type": "dict", "default": {"dedicated": "edge"}},
+    "labels": {"type": "dict", "default": edge_nodes.EDGE_LABELS},
     "taints": {
         "type": "list", "elements": "dict",
-        "default": [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"},
-                    {"key": "dedicated", "value": "edge", "effect": "NoExecute"}],
+        "default": edge_nodes.EDGE_TAINTS,
         "options": {
             "key": {"type": "str", "required": True, "no_log": False},
-            "value": {"type": "str", "default": ""},
-            "effect": {"type": "str", "required": True, "choices": list(edge_nodes.EFFECTS)},
+            "value": {"type": "str"},
+            "effect": {"type": "str", "choices": list(edge_nodes.EFFECTS)},
         },
     },
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},

@@ -93,6 +93,7 @@ api_calls:
 """
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_workloads
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import EDGE_LABELS
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
@@ -104,7 +105,7 @@ ARGUMENT_SPEC = {
         "name_regex": {"type": "str"},
     }},
     "nodes": {"type": "list", "elements": "str"},
-    "edge_labels": {"type": "dict", "default": {"dedicated": "edge"}},
+    "edge_labels": {"type": "dict", "default": EDGE_LABELS},
     "timeout": {"type": "int", "default": 300},
 }
 

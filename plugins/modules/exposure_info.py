@@ -16,7 +16,39 @@ description:
   - Each finding has a severity (high, medium, low, info), the object, what is exposed, and the fix.
 author:
   - secure_cluster maintainers (@containers-workload)
-options: {}
+options:
+  edge_labels:
+    description:
+      - Labels that mark an edge node (playbooks pass C(secure_cluster_edge_labels)); pods on such nodes without
+        tolerations of O(edge_taints) are reported.
+    type: dict
+    default:
+      dedicated: edge
+  edge_taints:
+    description: Taints of the edge nodes (playbooks pass C(secure_cluster_edge_taints)).
+    type: list
+    elements: dict
+    default:
+      - key: dedicated
+        value: edge
+        effect: NoSchedule
+      - key: dedicated
+        value: edge
+        effect: NoExecute
+    suboptions:
+      key:
+        description: Taint key.
+        type: str
+        required: true
+      value:
+        description: Taint value.
+        type: str
+        default: ""
+      effect:
+        description: Taint effect.
+        type: str
+        required: true
+        choices: [NoSchedule, PreferNoSchedule, NoExecute]
 extends_documentation_fragment:
   - containers_workload.secure_cluster.kube_auth
   - containers_workload.secure_cluster.attributes
@@ -46,19 +78,33 @@ findings:
       exposure: NodePort 30080/TCP open on every node's public interface
       fix: role nodeport_lockdown (preDNAT deny of the NodePort range)
 summary:
-  description: Counts per severity, the provider, whether every NodePort is blocked, public ALBs enabled, VPN present.
+  description:
+    - Counts per severity, the provider, whether every NodePort is blocked, public ALBs enabled, VPN present, and
+      how many nodes carry the edge labels.
   returned: always
   type: dict
-  sample: {high: 1, medium: 2, low: 3, info: 4, provider: ibm, nodeports_blocked: false, public_albs_enabled: 1, vpn: false}
+  sample: {high: 1, medium: 2, low: 3, info: 4, provider: ibm, nodeports_blocked: false, public_albs_enabled: 1,
+           vpn: false, edge_nodes: 6}
 """
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import EDGE_LABELS, EDGE_TAINTS, EFFECTS
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
+ARGUMENT_SPEC = {
+    **AUTH_ARG_SPEC,
+    "edge_labels": {"type": "dict", "default": EDGE_LABELS},
+    "edge_taints": {"type": "list", "elements": "dict", "default": EDGE_TAINTS, "options": {
+        "key": {"type": "str", "required": True, "no_log": False},
+        "value": {"type": "str", "default": ""},
+        "effect": {"type": "str", "required": True, "choices": list(EFFECTS)},
+    }},
+}
+
 
 def main() -> None:
-    run_module("exposure_info", dict(AUTH_ARG_SPEC), exposure_info.run)
+    run_module("exposure_info", ARGUMENT_SPEC, exposure_info.run)
 
 
 if __name__ == "__main__":

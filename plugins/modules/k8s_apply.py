@@ -27,9 +27,13 @@ options:
     elements: dict
     required: true
   state:
-    description: Whether the objects should exist.
+    description:
+      - Whether the objects should exist.
+      - V(released) undoes what O(field_manager) made, as a rollback should - objects only it set are deleted;
+        on objects that others set too (a Service that existed before the run), it gives up only its own fields
+        (a server-side apply of the bare name), and what the others set stays as it was.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, released]
     default: present
   field_manager:
     description: Field manager of the server-side apply.
@@ -81,7 +85,7 @@ from ansible_collections.containers_workload.secure_cluster.plugins.module_utils
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
     "definitions": {"type": "list", "elements": "dict", "required": True},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "state": {"type": "str", "choices": ["present", "absent", "released"], "default": "present"},
     "field_manager": {"type": "str", "default": "secure_cluster"},
     "wait_timeout": {"type": "int", "default": 120},
 }

@@ -161,12 +161,16 @@ options:
     choices: [ibm, aws, gcp, azure, digitalocean, none]
     default: ibm
   node_selector:
-    description: Where the VPN pod runs.
+    description:
+      - Where the VPN pod runs; by default on the edge nodes (the collection's edge marker, which playbooks set
+        with C(secure_cluster_edge_labels)).
     type: dict
     default:
       dedicated: edge
   tolerations:
-    description: Tolerations of the VPN pod.
+    description:
+      - Tolerations of the VPN pod; by default those of the edge taints (C(secure_cluster_edge_taints) in
+        playbooks).
     type: list
     elements: dict
     default:
@@ -240,6 +244,7 @@ warnings_weak_algorithms:
 """
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers, strongswan
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import EDGE_LABELS, EDGE_TAINTS, edge_tolerations
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
@@ -281,10 +286,8 @@ ARGUMENT_SPEC = {
     "load_balancer_ip": {"type": "str"},
     "private": {"type": "bool", "default": False},
     "provider": {"type": "str", "default": "ibm", "choices": list(providers.PROVIDERS)},
-    "node_selector": {"type": "dict", "default": {"dedicated": "edge"}},
-    "tolerations": {"type": "list", "elements": "dict", "default": [
-        {"key": "dedicated", "operator": "Equal", "value": "edge", "effect": "NoSchedule"},
-        {"key": "dedicated", "operator": "Equal", "value": "edge", "effect": "NoExecute"}]},
+    "node_selector": {"type": "dict", "default": EDGE_LABELS},
+    "tolerations": {"type": "list", "elements": "dict", "default": edge_tolerations(EDGE_TAINTS)},
     "privileged": {"type": "bool", "default": False},
     "logging": {"type": "dict", "default": {"ike": 2, "knl": 2, "cfg": 1}},
     "force": {"type": "bool", "default": False},

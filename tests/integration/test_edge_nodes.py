@@ -162,6 +162,30 @@ def test_state_absent_restores_the_nodes_exactly_keeping_foreign_labels_and_tain
         core.patch_node(EDGE[0], {"metadata": {"labels": {"team": None}}, "spec": {"taints": None}})
 
 
+def test_absent_takes_taints_as_kubectl_does_key_alone_every_effect_key_and_effect_only_that(clean):
+    from kubernetes import client
+    core = client.CoreV1Api(clean.client())
+    core.patch_node(EDGE[0], {"spec": {"taints": [{"key": "gpu", "value": "a", "effect": "NoSchedule"},
+                                                  {"key": "gpu", "value": "b", "effect": "PreferNoSchedule"},
+                                                  {"key": "gpu", "value": "c", "effect": "NoExecute"},
+                                                  {"key": "team", "value": "net", "effect": "NoSchedule"}]}})
+    try:
+        by_effect = run_module(clean, "edge_nodes", {"nodes": [EDGE[0]], "state": "absent", "labels": {},
+                                                     "taints": [{"key": "gpu", "effect": "NoExecute"}]})
+        assert by_effect["changed"], by_effect
+        assert node_marks(clean)[EDGE[0]][1] == [("gpu", "a", "NoSchedule"), ("gpu", "b", "PreferNoSchedule"),
+                                                 ("team", "net", "NoSchedule")]
+        by_key = run_module(clean, "edge_nodes", {"nodes": [EDGE[0]], "state": "absent", "labels": {},
+                                                  "taints": [{"key": "gpu"}]})
+        assert by_key["changed"], by_key
+        assert node_marks(clean)[EDGE[0]][1] == [("team", "net", "NoSchedule")]
+        again = run_module(clean, "edge_nodes", {"nodes": [EDGE[0]], "state": "absent", "labels": {},
+                                                 "taints": [{"key": "gpu"}]})
+        assert not again["changed"] and again["api_calls"]["writes"] == 0, again
+    finally:
+        core.patch_node(EDGE[0], {"spec": {"taints": None}})
+
+
 def test_too_few_edge_nodes_in_a_zone_fails_with_counts_per_zone_and_writes_nothing(clean):
     mark = clean.audit_mark()
     result = run_module(clean, "edge_nodes", {"per_zone": 1, "min_per_zone": 2})

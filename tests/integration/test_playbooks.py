@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -22,37 +23,122 @@ def demo_cluster():
     cluster_down(name)
 
 
+EDGE_KEY = "node-role.example.com/edge"
+CUSTOM_MARKER = {
+    "secure_cluster_edge_labels": {EDGE_KEY: "true"},
+    "secure_cluster_edge_taints": [{"key": EDGE_KEY, "value": "true", "effect": effect}
+                                   for effect in ("NoSchedule", "NoExecute")],
+    # IKS's ALB pods tolerate only dedicated=edge: with another marker they stay where they are.
+    "edge_nodes_workloads": [],
+    "strongswan_vpn_remote_subnet": ["10.91.0.0/24"],
+    "strongswan_vpn_preshared_secret": "a-long-enough-pre-shared-key-for-the-test-only",
+}
+
+
+def snapshot(cluster) -> dict:
+    """What the pattern may touch, without what the API server changes on its own (versions, managedFields)."""
+    from kubernetes import client
+    api = cluster.client()
+    core, apps, net = client.CoreV1Api(api), client.AppsV1Api(api), client.NetworkingV1Api(api)
+    custom = client.CustomObjectsApi(api)
+
+    def meta(obj):
+        annotations = {k: v for k, v in (obj.metadata.annotations or {}).items()
+                       if k != "kubectl.kubernetes.io/last-applied-configuration"}
+        return (obj.metadata.namespace or "", obj.metadata.name, str(obj.metadata.labels or {}), str(annotations))
+
+    calico = {plural: sorted((o["metadata"].get("namespace", ""), o["metadata"]["name"], str(o.get("spec")))
+                             for o in custom.list_cluster_custom_object("crd.projectcalico.org", "v1", plural)["items"])
+              for plural in ("globalnetworkpolicies", "networkpolicies", "globalnetworksets", "hostendpoints",
+                             "kubecontrollersconfigurations")}
+    return {
+        "nodes": {n.metadata.name: (n.metadata.labels, sorted((t.key, t.value or "", t.effect)
+                                                              for t in n.spec.taints or []))
+                  for n in core.list_node().items},
+        "namespaces": sorted(n.metadata.name for n in core.list_namespace().items),
+        "services": sorted((*meta(s), s.spec.type, str(s.spec.selector),
+                            str([(p.port, p.target_port, p.protocol) for p in s.spec.ports or []]))
+                           for s in core.list_service_for_all_namespaces().items),
+        "deployments": sorted((*meta(d), d.spec.replicas) for d in apps.list_deployment_for_all_namespaces().items),
+        "config": sorted((o.metadata.namespace, o.metadata.name) for o in
+                         core.list_config_map_for_all_namespaces().items + core.list_secret_for_all_namespaces().items),
+        "ingresses": sorted(meta(i) for i in net.list_ingress_for_all_namespaces().items),
+        "network_policies": sorted(meta(p) for p in net.list_network_policy_for_all_namespaces().items),
+        "calico": calico,
+    }
+
+
+def written(events) -> set:
+    return {(e["objectRef"].get("resource"), e["objectRef"].get("namespace", ""), e["objectRef"].get("name", ""))
+            for e in events if e["verb"] in ("create", "update", "patch", "delete")}
+
+
+def test_every_step_with_a_custom_edge_marker_then_rollback_restores_the_snapshot(demo_cluster, tmp_path):
+    """The whole pattern (VPN too) with custom edge labels and taints, then rollback.yml: the cluster is as
+    it was, public ALB back on, and rollback wrote nothing the pattern had not written."""
+    from kubernetes import client
+    inventory = str(REPO / "playbooks" / "inventory" / "local.yml")
+    extra = ["-e", f"exposure_report_dir={tmp_path}", "-e", json.dumps(CUSTOM_MARKER)]
+    before = snapshot(demo_cluster)
+    mark = demo_cluster.audit_mark()
+    run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, *extra)
+    nodes = snapshot(demo_cluster)["nodes"]
+    edge = {name for name, (labels, unused) in nodes.items() if labels.get(EDGE_KEY) == "true"}
+    assert len(edge) == 6
+    assert not [name for name, (labels, unused) in nodes.items() if "dedicated" in labels]
+    after_md = (tmp_path / "local-demo-after.md").read_text()
+    assert "| high |" not in after_md.split("| severity |")[1]
+    assert "| yes | 6 |" in after_md  # VPN present, 6 edge nodes counted by the custom label
+    core = client.CoreV1Api(demo_cluster.client())
+
+    def vpn_nodes():
+        return {p.spec.node_name for p in core.list_namespaced_pod("strongswan").items}
+    deadline = time.monotonic() + 60
+    while None in vpn_nodes() or not vpn_nodes():
+        assert time.monotonic() < deadline, "the VPN pod was not scheduled"
+        time.sleep(1)
+    assert vpn_nodes() <= edge
+    assert host_firewall(demo_cluster) == ["default.host-firewall-allow", "default.host-firewall-deny"]
+
+    second = run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, *extra)
+    assert "changed=0" in second.stdout
+    forward = written(demo_cluster.audit_events("secure_cluster/", mark))
+
+    rollback_mark = demo_cluster.audit_mark()
+    run_playbook(demo_cluster, "playbooks/rollback.yml", "-i", inventory, *extra)
+    assert snapshot(demo_cluster) == before
+    cid = demo_cluster.env["IKS_CLUSTER_ID"]
+    assert client.AppsV1Api(demo_cluster.client()).read_namespaced_deployment(
+        f"public-cr{cid}-alb1", "kube-system").spec.replicas == 2
+    assert "NodePort 30080/TCP open" in (tmp_path / "local-demo-after.md").read_text()
+    assert written(demo_cluster.audit_events("secure_cluster/", rollback_mark)) - forward == set()
+
+
+STEPS = ("exposure_report", "edge_nodes_preview", "edge_nodes_apply", "edge_nodes", "private_ingress",
+         "private_load_balancer", "nodeport_lockdown", "host_firewall", "namespace_isolation", "strongswan_vpn")
+
+
+def test_each_step_runs_alone_with_tags_in_check_mode_and_for_real(demo_cluster, tmp_path):
+    inventory = str(REPO / "playbooks" / "inventory" / "local.yml")
+    vpn = {k: v for k, v in CUSTOM_MARKER.items() if k.startswith("strongswan_vpn_")}
+    extra = ["-e", f"exposure_report_dir={tmp_path}", "-e", json.dumps(vpn)]
+    mark = demo_cluster.audit_mark()
+    for tag in STEPS:
+        result = run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, *extra, "--tags", tag, "--check")
+        assert "failed=0" in result.stdout, tag
+    assert demo_cluster.writes_since(mark) == []
+
+    before = node_marks(demo_cluster)
+    run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, *extra, "--tags", "edge_nodes_apply")
+    assert sum(1 for label, unused in node_marks(demo_cluster).values() if label == "edge") == 6
+    run_playbook(demo_cluster, "playbooks/rollback.yml", "-i", inventory, *extra, "--tags", "edge_nodes")
+    assert node_marks(demo_cluster) == before
+
+
 def node_marks(cluster):
     from kubernetes import client
     return {n.metadata.name: (n.metadata.labels.get("dedicated"), sorted((t.key, t.effect) for t in n.spec.taints or []))
             for n in client.CoreV1Api(cluster.client()).list_node().items}
-
-
-def test_secure_cluster_then_rollback_restores_the_cluster(demo_cluster, tmp_path):
-    from kubernetes import client
-    inventory = str(REPO / "playbooks" / "inventory" / "local.yml")
-    reports = f"exposure_report_dir={tmp_path}"
-    before = node_marks(demo_cluster)
-    run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, "-e", reports)
-    secured = node_marks(demo_cluster)
-    assert sum(1 for label, unused in secured.values() if label == "edge") == 6
-    after_md = (tmp_path / "local-demo-after.md").read_text()
-    assert "| high |" not in after_md.split("| severity |")[1]
-
-    assert host_firewall(demo_cluster) == ["default.host-firewall-allow", "default.host-firewall-deny"]
-
-    second = run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, "-e", reports)
-    assert "changed=0" in second.stdout
-
-    run_playbook(demo_cluster, "playbooks/rollback.yml", "-i", inventory, "-e", reports)
-    assert node_marks(demo_cluster) == before
-    apps = client.AppsV1Api(demo_cluster.client())
-    cid = demo_cluster.env["IKS_CLUSTER_ID"]
-    assert apps.read_namespaced_deployment(f"public-cr{cid}-alb1", "kube-system").spec.replicas == 2
-    rolled_back = (tmp_path / "local-demo-after.md").read_text()
-    assert "NodePort 30080/TCP open" in rolled_back
-    assert client.NetworkingV1Api(demo_cluster.client()).list_namespaced_network_policy("shop").items == []
-    assert host_firewall(demo_cluster) == []
 
 
 def host_firewall(cluster):

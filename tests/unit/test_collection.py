@@ -20,7 +20,8 @@ def test_every_role_documents_its_arguments_with_prefixed_names():
     for role in (REPO / "roles").iterdir():
         specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
         defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text()) or {}
-        assert all(name.startswith(f"{role.name}_") for name in specs["options"]), role.name
+        # secure_cluster_* names are collection-wide (the edge marker): every role reads the same variable.
+        assert all(name.startswith((f"{role.name}_", "secure_cluster_")) for name in specs["options"]), role.name
         assert set(defaults) <= set(specs["options"]), f"{role.name}: undocumented defaults"
 
 
@@ -40,6 +41,16 @@ def test_requires_ansible_claims_only_the_ansible_core_ci_runs():
     assert pinned_ansible_core("requirements-publish.txt") == tested
     ee = yaml.safe_load((REPO / "extensions" / "ee" / "execution-environment.yml").read_text())
     assert ee["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core=={tested}"
+
+
+def test_the_edge_marker_is_written_out_only_where_it_is_owned():
+    """One owner (module_utils/edge_nodes.py): roles, playbooks and templates read secure_cluster_edge_labels/_taints."""
+    def code(path):
+        return [line for line in path.read_text().splitlines() if not line.strip().startswith("#")]
+    places = [p for pattern in ("roles/*/tasks/*.yml", "roles/*/defaults/*.yml", "roles/*/templates/*.j2",
+                                "playbooks/*.yml", "plugins/module_utils/*.py", "plugins/module_utils/*/*.py")
+              for p in REPO.glob(pattern) if p.name != "edge_nodes.py" and any("dedicated" in line for line in code(p))]
+    assert [str(p.relative_to(REPO)) for p in places] == []
 
 
 def test_ansible_builder_introspect_finds_the_execution_environment_requirements(tmp_path):

@@ -1,5 +1,7 @@
 """Edge-node planning: the smallest correct change, and refusal of unsafe or malformed requests."""
 
+import re
+
 import pytest
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_nodes as nodes
@@ -176,3 +178,29 @@ def test_eviction_report_counts_only_new_noexecute_taints_and_skips_tolerating_p
     assert sorted(e["name"] for e in report["pods"]) == ["agent", "web"]
     assert report["requests_to_reschedule"]["cpu"] == 1.0
     assert report["fits"] is True
+
+
+def test_absent_with_a_key_alone_removes_that_keys_taints_of_every_effect_and_value():
+    taints = list(EDGE_TAINTS) + [{"key": "dedicated", "value": "gpu", "effect": "PreferNoSchedule"},
+                                  {"key": "other", "value": "x", "effect": "NoSchedule"}]
+    plan = make_plan([node("a", taints=taints), node("b")], nodes=["a"], state="absent", labels={},
+                     taints=[{"key": "dedicated"}])
+    assert plan.changes[0].after["taints"] == [{"key": "other", "value": "x", "effect": "NoSchedule"}]
+
+
+def test_absent_with_key_and_effect_removes_only_that_effect():
+    plan = make_plan([node("a", taints=list(EDGE_TAINTS)), node("b")], nodes=["a"], state="absent", labels={},
+                     taints=[{"key": "dedicated", "effect": "NoExecute"}])
+    assert plan.changes[0].after["taints"] == [EDGE_TAINTS[0]]
+
+
+def test_absent_with_a_value_keeps_the_same_keys_taints_of_other_values():
+    gpu = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+    plan = make_plan([node("a", taints=[EDGE_TAINTS[1], gpu]), node("b")], nodes=["a"], state="absent", labels={},
+                     taints=[{"key": "dedicated", "value": "edge"}])
+    assert plan.changes[0].after["taints"] == [gpu]
+
+
+def test_adding_a_taint_without_an_effect_is_refused_naming_it():
+    errors = nodes.param_errors(params(nodes=["a"], taints=[{"key": "dedicated", "value": "edge"}]))
+    assert any(re.search(r"taint #1 \('dedicated=edge'\): an effect .* is needed", e) for e in errors), errors
