@@ -65,6 +65,10 @@ FIELD_SINCE = {
 }
 
 
+JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list",
+              dict: "a mapping", type(None): "null"}
+
+
 def text(value) -> str:
     return f"'{value}'" if isinstance(value, str) else json.dumps(value)
 
@@ -90,7 +94,7 @@ class Problems:
         ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if not ok:
             wanted = "a number" if float in kinds else " or ".join(names[k] for k in kinds)
-            self.add(field, value, f"must be {wanted}, not {type(value).__name__}")
+            self.add(field, value, f"must be {wanted}, not {JSON_TYPES.get(type(value), type(value).__name__)}")
         return ok
 
     def unknown(self, field: str, value: dict, known: set) -> None:
@@ -405,8 +409,8 @@ def entity_errors(problems: Problems, field: str, entity: dict, protocol) -> Non
         if not ports or not problems.of_type(f"{field}.{name}", ports, list):
             continue
         if protocol not in PORT_PROTOCOLS:
-            problems.note(f"{field}.{name}", f"need protocol TCP, UDP or SCTP: ports need protocol TCP, UDP or SCTP "
-                                             f"(protocol is {text(protocol) if protocol else 'not set'})")
+            problems.note(f"{field}.{name}", f"need protocol TCP, UDP or SCTP (protocol is "
+                                             f"{text(protocol) if protocol else 'not set'})")
         for port in ports:
             if port_problem(port):
                 problems.add(f"{field}.{name}", port, port_problem(port))
