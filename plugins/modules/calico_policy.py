@@ -17,7 +17,7 @@ description:
   - Validates every resource before the first write with the rules of Calico's own validator (libcalico-go
     v3.28) and reports every problem naming the field and the value; fields the cluster's Calico version
     (ClusterInformation) does not have, such as C(tier) before v3.29, are refused naming the version.
-  - Stores rules as calicoctl does (C(source: {}) and C(destination: {}) included) and compares semantically
+  - Stores rules as calicoctl does (an empty C(source) and C(destination) mapping on every rule) and compares semantically
     (with Calico's defaults filled in, an empty C(source) equal to a missing one), so re-runs over objects
     written by calicoctl or by earlier releases write nothing.
   - Refuses to change or delete the provider's default policies (IKS C(allow-*)) unless O(force).

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
 
@@ -29,7 +28,6 @@ KINDS = {  # kind -> (plural, namespaced, policy)
     "NetworkSet": ("networksets", True, False),
     "HostEndpoint": ("hostendpoints", False, False),
 }
-ACTIONS = ("Allow", "Deny", "Log", "Pass")
 PROTOCOLS = ("TCP", "UDP", "ICMP", "ICMPv6", "SCTP", "UDPLite")
 
 

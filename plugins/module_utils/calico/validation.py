@@ -18,7 +18,7 @@ import json
 import re
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
-    KINDS, V3, from_v1_policy)
+    KINDS, PROTOCOLS, V3, from_v1_policy)
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.selector import (
     global_use, selector_problem)
 
@@ -37,7 +37,6 @@ ANNOTATIONS_LIMIT = 256 * 1024
 STORAGE_PREFIX = "default."
 
 ACTIONS = ("Allow", "Deny", "Log", "Pass")
-PROTOCOLS = ("TCP", "UDP", "ICMP", "ICMPv6", "SCTP", "UDPLite")
 PORT_PROTOCOLS = ("TCP", "UDP", "SCTP", 6, 17, 132)
 PERFORMANCE_HINTS = ("AssumeNeededOnEveryNode",)
 META_FIELDS = {"name", "namespace", "labels", "annotations", "generateName", "selfLink", "uid", "resourceVersion",
