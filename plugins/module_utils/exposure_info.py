@@ -12,7 +12,8 @@ import ipaddress
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import guard, walk
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import from_crd, one_resource_errors
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import from_crd
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.validation import one_resource_errors
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import (
     EDGE_LABELS, EDGE_TAINTS, BLOCKING_EFFECTS, taint_text, tolerates)
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError

@@ -14,8 +14,12 @@ description:
   - Backend C(api) stores them through the Kubernetes API exactly as calicoctl does with the Kubernetes
     datastore (Calico v3.28), that is as C(crd.projectcalico.org/v1) objects, policies named C(default.<name>),
     the v3 metadata in the C(projectcalico.org/metadata) annotation, C(types) defaulted from the rules.
-  - Validates every resource before the first write, mirroring Calico's rules, and reports every problem
-    naming the field. Compares semantically (with Calico's defaults filled in), so re-runs write nothing.
+  - Validates every resource before the first write with the rules of Calico's own validator (libcalico-go
+    v3.28) and reports every problem naming the field and the value; fields the cluster's Calico version
+    (ClusterInformation) does not have, such as C(tier) before v3.29, are refused naming the version.
+  - Stores rules as calicoctl does (an empty C(source) and C(destination) mapping on every rule) and compares semantically
+    (with Calico's defaults filled in, an empty C(source) equal to a missing one), so re-runs over objects
+    written by calicoctl or by earlier releases write nothing.
   - Refuses to change or delete the provider's default policies (IKS C(allow-*)) unless O(force).
 author:
   - secure_cluster maintainers (@containers-workload)
@@ -95,6 +99,10 @@ notes:
     only the API backend is offered and tested.
   - The result reports the cluster's Calico version (ClusterInformation C(default)); the storage format
     written is the one of Calico v3.28.
+  - The C(api) backend needs Calico's Kubernetes datastore (the C(crd.projectcalico.org) CRDs); where Calico
+    keeps its data in etcd the module fails saying so; use calicoctl with the cluster's calicoctl.cfg there.
+  - Live GlobalNetworkPolicies that fail validation are treated as missing by the O(keep_open) guard and the
+    order report, as Felix ignores them; a warning names each.
   - Several resources of one kind and namespace are read with one LIST; GlobalNetworkPolicies are always read
     whole, to report order clashes with the policies already there.
   - For preDNAT policies Calico requires C(applyOnForward) and ingress only; for IPVS-based load balancers

@@ -91,7 +91,8 @@ def test_a_change_replaces_the_policy_keeping_its_creation_time(clean_policies):
     result = run_module(clean_policies, "calico_policy", {"definition": wider}, diff=True)
     assert result["changed"]
     updated = stored(clean_policies, "default.deny-kube-node-port-services")
-    assert updated["spec"]["ingress"][0]["destination"]["ports"] == ["20000:32767", "10250"]
+    # calicoctl stores a single port as a number (numorstring.Port), a range as 'a:b'.
+    assert updated["spec"]["ingress"][0]["destination"]["ports"] == ["20000:32767", 10250]
     assert (updated["metadata"]["annotations"]["projectcalico.org/metadata"]
             == created["metadata"]["annotations"]["projectcalico.org/metadata"])
 
@@ -180,3 +181,60 @@ def test_nodeport_lockdown_keeps_an_allow_list_in_front_of_the_deny(clean_polici
         packet = {"protocol": "TCP", "port": 30080, "source": ipaddress.ip_network(source)}
         return walk.verdict([policy], endpoint, packet, forwarded=True)["allowed"]
     assert reaches("198.51.100.7/32") and not reaches("203.0.113.10/32")
+
+
+def test_rules_are_stored_with_source_and_destination_and_older_objects_are_not_rewritten(iks_cluster):
+    """calicoctl writes `source: {}` and `destination: {}` on every rule; so does the module. An object stored
+    without them (by an earlier release) is the same policy: a re-run writes nothing."""
+    from kubernetes import client
+    api = client.CustomObjectsApi(iks_cluster.client())
+    policy = {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+              "metadata": {"name": "storage-form"},
+              "spec": {"order": 50, "selector": "ibm.role == 'worker_public'",
+                       "ingress": [{"action": "Allow", "protocol": "ICMP", "icmp": {"type": 8}},
+                                   {"action": "Deny", "protocol": "TCP", "destination": {"ports": ["10250"]}}]}}
+    try:
+        run_module(iks_cluster, "calico_policy", {"definition": policy})
+        obj = stored(iks_cluster, "default.storage-form")
+        assert [(r.get("source"), r.get("destination")) for r in obj["spec"]["ingress"]] == [
+            ({}, {}), ({}, {"ports": [10250]})]
+        older = json.loads(json.dumps(obj))
+        for rule in older["spec"]["ingress"]:
+            rule.pop("source")
+            if rule["destination"] == {}:
+                rule.pop("destination")
+        older["spec"]["ingress"][1]["destination"]["ports"] = ["10250"]
+        api.replace_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies",
+                                          "default.storage-form", older)
+        mark = iks_cluster.audit_mark()
+        again = run_module(iks_cluster, "calico_policy", {"definition": policy})
+        assert again["changed"] is False and again["api_calls"]["writes"] == 0
+        assert iks_cluster.writes_since(mark) == []
+    finally:
+        run_module(iks_cluster, "calico_policy", {"definition": policy, "state": "absent"})
+
+
+def test_a_policy_calico_refuses_is_refused_before_any_write_naming_field_and_value(iks_cluster):
+    bad = json.loads(json.dumps(SEED))
+    bad["metadata"]["name"] = "icmp-255"
+    bad["spec"]["ingress"].append({"action": "Deny", "protocol": "ICMP", "icmp": {"type": 255}})
+    bad["spec"]["ingress"][0]["destination"]["ports"] = ["0:10"]
+    mark = iks_cluster.audit_mark()
+    result = run_module(iks_cluster, "calico_policy", {"definition": bad})
+    assert result["failed"]
+    assert "spec.ingress[2].icmp.type 255 is not an ICMP type 0-254" in result["msg"]
+    assert "spec.ingress[0].destination.ports '0:10'" in result["msg"]
+    assert iks_cluster.writes_since(mark) == []
+    assert stored(iks_cluster, "default.icmp-255") is None
+
+
+def test_fields_this_clusters_calico_lacks_are_refused_naming_its_version(iks_cluster):
+    """The iks profile's ClusterInformation says v3.28.5, which has no policy tiers (they came with v3.29)."""
+    policy = json.loads(json.dumps(SEED))
+    policy["metadata"]["name"] = "tiered"
+    policy["spec"]["tier"] = "default"
+    mark = iks_cluster.audit_mark()
+    result = run_module(iks_cluster, "calico_policy", {"definition": policy})
+    assert result["failed"]
+    assert "spec.tier 'default' is not known to Calico v3.28.5" in result["msg"]
+    assert iks_cluster.writes_since(mark) == []

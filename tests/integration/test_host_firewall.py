@@ -70,9 +70,10 @@ def test_host_firewall_allows_the_cluster_and_failsafe_ports_then_reruns_without
     assert {"10.176.48.10/32", "172.30.0.0/16", "172.21.0.0/16", "10.176.0.0/24"} <= set(nets)
     assert not any(net.startswith("169.47.") for net in nets), "public addresses are not the cluster's own"
     failsafe = [22, 179, 2379, 2380, 5473, 6443, 6666, 6667]
-    assert allow["spec"]["ingress"][1] == {"action": "Allow", "protocol": "TCP", "destination": {"ports": failsafe}}
+    assert allow["spec"]["ingress"][1] == {"action": "Allow", "protocol": "TCP", "source": {},
+                                           "destination": {"ports": failsafe}}
     assert allow["spec"]["order"] == 100 and deny["spec"]["order"] == 3000
-    assert deny["spec"]["ingress"] == [{"action": "Deny"}]
+    assert deny["spec"]["ingress"] == [{"action": "Deny", "source": {}, "destination": {}}]  # as calicoctl
     assert deny["spec"]["selector"] == "ibm.role == 'worker_public'"
     mark = cluster.audit_mark()
     again = play(cluster, tmp_path)

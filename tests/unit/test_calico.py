@@ -6,6 +6,7 @@ import json
 import pytest
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import resources as calico
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import validation
 
 SEED = {  # the seed's deny-kube-node-port-services, as the user writes it for calicoctl apply
     "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
@@ -34,7 +35,7 @@ def changed(path, value):
 
 
 def test_the_seed_policy_is_valid():
-    assert calico.one_resource_errors(SEED, 0) == []
+    assert validation.one_resource_errors(SEED, 0) == []
 
 
 @pytest.mark.parametrize("path, value, message", [
@@ -44,29 +45,29 @@ def test_the_seed_policy_is_valid():
     ("spec.doNotTrack", True, "preDNAT and doNotTrack cannot both be set"),
     ("spec.ingress.0.action", "deny", "spec.ingress[0].action 'deny' is not one of Allow, Deny, Log, Pass"),
     ("spec.ingress.0.protocol", "tcp", "spec.ingress[0].protocol 'tcp' is not one of TCP"),
-    ("spec.ingress.0.protocol", "ICMP", "spec.ingress[0].destination.ports: ports need protocol TCP, UDP or SCTP"),
+    ("spec.ingress.0.protocol", "ICMP", "spec.ingress[0].destination.ports need protocol TCP, UDP or SCTP"),
     ("spec.ingress.0.destination.ports", ["32767:20000"], "'32767:20000' is a range whose start 32767 is greater"),
-    ("spec.ingress.0.destination.ports", [70000], "'70000' is out of range"),
-    ("spec.ingress.0.source", {"nets": ["10.0.0.0/8", "fd00::/8"]}, "spec.ingress[0]: mixes IPv4 and IPv6 nets"),
-    ("spec.ingress.0.source", {"nets": ["10.0.0.300/8"]}, "spec.ingress[0].source.nets: '10.0.0.300/8' is not a valid CIDR"),
-    ("spec.ingress.0.source", {"netz": ["10.0.0.0/8"]}, "spec.ingress[0].source: unknown field(s) netz"),
-    ("spec.preDnat", True, "unknown spec field(s) preDnat"),
+    ("spec.ingress.0.destination.ports", [70000], "70000 is not a port 1-65535"),
+    ("spec.ingress.0.source", {"nets": ["10.0.0.0/8", "fd00::/8"]}, "mixes IPv4 and IPv6 nets"),
+    ("spec.ingress.0.source", {"nets": ["10.0.0.300/8"]}, "spec.ingress[0].source.nets '10.0.0.300/8' is not a CIDR"),
+    ("spec.ingress.0.source", {"netz": ["10.0.0.0/8"]}, "spec.ingress[0].source has unknown field(s) netz"),
+    ("spec.preDnat", True, "spec has unknown field(s) preDnat"),
     ("spec.types", ["ingress"], "spec.types 'ingress' is not Ingress or Egress"),
     ("spec.selector", "ibm.role in { 'worker_public'", "spec.selector"),
     ("spec.selector", "a == 'b' &&", "ends too early"),
     ("spec.selector", "role = 'edge'", "spec.selector"),
-    ("metadata.name", "Deny_NodePorts", "metadata.name must be lowercase"),
-    ("apiVersion", "crd.projectcalico.org/v1", "apiVersion must be projectcalico.org/v3"),
+    ("metadata.name", "Deny_NodePorts", "metadata.name 'Deny_NodePorts' must be lowercase"),
+    ("apiVersion", "crd.projectcalico.org/v1", "apiVersion 'crd.projectcalico.org/v1' must be projectcalico.org/v3"),
 ])
 def test_each_calico_rule_rejects_bad_input_naming_the_field(path, value, message):
-    errors = calico.one_resource_errors(changed(path, value), 0)
+    errors = validation.one_resource_errors(changed(path, value), 0)
     assert any(message in e for e in errors), errors
 
 
 def test_do_not_track_needs_apply_on_forward():
     policy = changed("spec.preDNAT", None)
     policy["spec"].update({"doNotTrack": True, "applyOnForward": False})
-    assert any("doNotTrack policies need spec.applyOnForward" in e for e in calico.one_resource_errors(policy, 0))
+    assert any("doNotTrack policies need spec.applyOnForward" in e for e in validation.one_resource_errors(policy, 0))
 
 
 @pytest.mark.parametrize("ingress, egress, types", [
@@ -103,9 +104,9 @@ def test_the_v1_policy_of_the_iks_docs_is_refused_with_its_v3_form():
           "spec": {"preDNAT": True, "selector": "ibm.role in { 'worker_public', 'master_public' }",
                    "ingress": [{"action": "deny", "protocol": "tcp", "destination": {"ports": ["30000:32767"]}},
                                {"action": "deny", "protocol": "udp", "destination": {"ports": ["30000:32767"]}}]}}
-    errors = calico.one_resource_errors(v1, 0)
+    errors = validation.one_resource_errors(v1, 0)
     assert len(errors) == 1 and "Calico v1 format" in errors[0]
     converted = json.loads(errors[0].split("Calico v3 reads it as ", 1)[1])
-    assert calico.one_resource_errors(converted, 0) == []
+    assert validation.one_resource_errors(converted, 0) == []
     assert converted["spec"]["applyOnForward"] is True and converted["spec"]["types"] == ["Ingress"]
     assert [(r["action"], r["protocol"]) for r in converted["spec"]["ingress"]] == [("Deny", "TCP"), ("Deny", "UDP")]

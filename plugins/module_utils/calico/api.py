@@ -111,7 +111,14 @@ def cluster_information(kube) -> dict:
     info = kube.get_or_none(f"/apis/{CRD}/clusterinformations/default")
     if info is None:
         if kube.get_or_none(f"/apis/{CRD}") is None:
-            raise CalicoError(f"Calico is not installed in this cluster: the API group {CRD} is not served")
+            raise CalicoError(
+                f"the API group {CRD} is not served, so Calico's Kubernetes datastore is not in this cluster: "
+                f"either Calico is not installed, or it keeps its data in etcd (datastore type etcdv3, as in "
+                f"IKS clusters whose `ibmcloud ks cluster config --network` downloads a calicoctl.cfg with "
+                f"etcdEndpoints). The api backend writes through the Kubernetes API and cannot reach an etcd "
+                f"datastore; use calicoctl with that calicoctl.cfg instead: the calicoctl backend (backend: "
+                f"calicoctl, calicoctl_config: <path to calicoctl.cfg>) once this collection offers it, or "
+                f"`calicoctl --config <path> apply -f` meanwhile")
         return {"version": "", "cluster_type": "", "datastore_ready": None,
                 "note": "no ClusterInformation 'default' yet: calico-node has not started in this cluster"}
     spec = info.get("spec") or {}

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import walk
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import validation, walk
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.api import key_of
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import CRD, CalicoError, from_crd
 
 
-def policies_after(steps: list[dict], live: dict, state: str) -> tuple[list[dict], list[dict]]:
-    """The v3 GlobalNetworkPolicies before and after this run."""
-    before = {k: from_crd(v) for k, v in live.items() if k[0] == "GlobalNetworkPolicy"}
+def policies_after(steps: list[dict], live: dict, state: str) -> tuple[tuple[list[dict], list[dict]], list]:
+    """The v3 GlobalNetworkPolicies Felix enforces before and after this run, and the live ones it ignores
+    because they are invalid (name, errors): Felix treats those as missing, so the walk does too."""
+    stored = {k: from_crd(v) for k, v in live.items() if k[0] == "GlobalNetworkPolicy"}
+    valid, invalid = validation.enforced(list(stored.values()))
+    enforced_ids = {id(policy) for policy in valid}
+    before = {k: v for k, v in stored.items() if id(v) in enforced_ids}
     after = dict(before)
     for step in steps:
         if step["desired"]["kind"] != "GlobalNetworkPolicy":
@@ -23,7 +27,8 @@ def policies_after(steps: list[dict], live: dict, state: str) -> tuple[list[dict
             after.pop(key_of(step["desired"]), None)
         else:
             after[key_of(step["desired"])] = step["desired"]
-    return list(before.values()), list(after.values())
+    ignored = [(policy["metadata"]["name"], errors) for policy, errors in invalid]
+    return (list(before.values()), list(after.values())), ignored
 
 
 def endpoints_after(steps: list[dict], live: dict, state: str) -> list[dict]:

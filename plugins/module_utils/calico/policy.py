@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import api, guard
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import api, guard, validation
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.guard import keep_open_errors
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
-    CalicoError, load_src, resource_errors, resources_from)
+    CalicoError, load_src, resources_from)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import raise_if
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError, connect
 
 PROBE_ATTEMPTS = 3
@@ -22,7 +23,7 @@ def resources_of(params: dict) -> list[dict]:
 def param_errors(params: dict) -> list[str]:
     """Everything wrong with the input, before any call to the cluster."""
     resources = resources_of(params)
-    errors = resource_errors(resources) + keep_open_errors(params["keep_open"])
+    errors = validation.resource_errors(resources) + keep_open_errors(params["keep_open"])
     protected = [r["metadata"]["name"] for r in resources if isinstance(r, dict) and r.get("kind") == "GlobalNetworkPolicy"
                  and (r.get("metadata") or {}).get("name") in params["protected_names"]]
     if protected and not params["force"]:
@@ -38,12 +39,17 @@ def run(run) -> dict:
     # auto chooses the api backend, the only one offered so far; the result says which one ran.
     out = {"backend": "api" if params["backend"] in ("auto", "api") else params["backend"],
            "calico": api.cluster_information(kube)}
+    # Fields this cluster's Calico does not have are refused before anything is read or written.
+    raise_if(validation.version_errors(resources, out["calico"]["version"]))
     if out["calico"].get("datastore_ready") is False:
         run.warn("Calico reports its datastore not ready (ClusterInformation datastoreReady=false): the policies "
                  "are stored but Felix does not enforce them until it is ready")
     whole = ["GlobalNetworkPolicy"] + (["HostEndpoint"] if params["keep_open"] else [])
     steps, live = api.plan(kube, resources, state, whole_kinds=whole)
-    policies = guard.policies_after(steps, live, state)
+    policies, ignored = guard.policies_after(steps, live, state)
+    for name, errors in ignored:
+        run.warn(f"GlobalNetworkPolicy {name} in the cluster is invalid, so Felix ignores it (treats it as "
+                 f"missing), and so do the order report and the lock-out guard: {'; '.join(errors)}")
     clashes, allowed_before = guard.order_report(steps, policies[1])
     out["order"] = {"clashes": clashes, "allowed_before": allowed_before}
     for clash in clashes:

@@ -101,8 +101,10 @@ class Selector:
             inner = self.parse_or()
             self.take(")")
             return inner
-        if kind in ("all", "glob"):
+        if kind == "all":
             return ("all",)
+        if kind == "glob":
+            return ("global",)
         if kind == "has":
             return ("has", value)
         if kind != "label":
@@ -127,7 +129,7 @@ class Selector:
 
 def evaluate(node, labels: dict) -> bool:
     kind = node[0]
-    if kind == "all":
+    if kind in ("all", "global"):
         return True
     if kind == "has":
         return node[1] in labels
@@ -152,6 +154,20 @@ def evaluate(node, labels: dict) -> bool:
     if kind == "ends":
         return value.endswith(node[2])
     return value == node[2]
+
+
+def global_use(text: str) -> str | None:
+    """How a (valid) selector uses ``global()``: None, "alone" or "combined" (with && or ||)."""
+    def walk(node, top):
+        if node[0] == "global":
+            return "alone" if top else "combined"
+        if node[0] in ("and", "or"):
+            found = [walk(child, False) for child in node[1:]]
+            return "combined" if any(found) else None
+        if node[0] == "not":
+            return walk(node[1], top)
+        return None
+    return walk(Selector(text).tree, True)
 
 
 def selector_problem(text) -> str | None:
