@@ -13,7 +13,7 @@ DOCUMENTATION = """
 name: module_runs
 type: aggregate
 short_description: Count module runs of containers_workload.secure_cluster per host
-description: Writes {host: {module: count}} to the file named by MODULE_RUNS_FILE when the playbook ends.
+description: Writes the count per host and module, as JSON, to the file named by MODULE_RUNS_FILE when the playbook ends.
 """
 
 
