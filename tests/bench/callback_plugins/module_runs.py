@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -26,6 +27,20 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self.runs: dict[str, dict[str, int]] = {}
+        self.seconds: dict[str, float] = {}  # wall seconds per task name, summed over hosts' batches
+        self._task = None
+        self._started = 0.0
+
+    def _close_task(self) -> None:
+        if self._task is not None:
+            self.seconds[self._task] = self.seconds.get(self._task, 0.0) + time.monotonic() - self._started
+        self._task = None
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._close_task()
+        self._task, self._started = task.get_name(), time.monotonic()
+
+    v2_playbook_on_handler_task_start = v2_playbook_on_task_start
 
     def _count(self, result, *unused, **unused_kw) -> None:
         action = result._task.action
@@ -39,7 +54,8 @@ class CallbackModule(CallbackBase):
     v2_runner_on_ok = v2_runner_on_failed = _count
 
     def v2_playbook_on_stats(self, stats):
+        self._close_task()
         path = os.environ.get("MODULE_RUNS_FILE")
         if path:
             with open(path, "w", encoding="utf-8") as handle:
-                json.dump(self.runs, handle)
+                json.dump({"runs": self.runs, "seconds": self.seconds}, handle)
