@@ -74,7 +74,7 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Enable the private ALB and wait until it is healthy
+- name: Enable the private ALB and wait until IKS reports it enabled
   containers_workload.secure_cluster.alb:
     type: private
     state: enabled
