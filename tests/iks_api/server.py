@@ -318,8 +318,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, emulator.cluster("publicIngressHostname"))
         if parts == ["v2", "alb", "getAlb"] and self.command == "GET":
             return self.one_alb(query.get("albID", ""))
-        if parts[:3] == ["v2", "alb", "vpc"] and self.command == "POST" and parts[3:] in (["enableAlb"],
-                                                                                       ["disableAlb"]):
+        if parts[:3] == ["v2", "alb", "vpc"] and self.command == "POST" and parts[3:] in (
+                ["enableAlb"], ["disableAlb"]):
             return self.vpc_toggle(self.body(), parts[3] == "enableAlb")
         return self.reply(404, iks_error("E0001", f"No route for {self.command} {url.path}", "NotFound"))
 

@@ -103,7 +103,8 @@ def vpc_list(peer: Peer, unused_arg: str) -> dict:
 def classic_toggle(peer: Peer, alb_id: str) -> dict:
     """terraform-provider-ibm ibm_container_alb: POST /v1/alb/albs with the whole v1 ALBConfig
     (numOfInstances "2"), poll GET /v1/alb/albs/{albID}; then DELETE ...?disableDeployment=false."""
-    get = lambda: peer.call("GET", f"/v1/alb/albs/{alb_id}")  # noqa: E731
+    def get():
+        return peer.call("GET", f"/v1/alb/albs/{alb_id}")
     enable = peer.call("POST", "/v1/alb/albs", {**V1_ALB_CONFIG, "albID": alb_id, "enable": True,
                                                 "numOfInstances": "2"})[0]
     up = peer.wait_alb(get, lambda a: a["enable"] and a["state"] == "enabled")
@@ -115,7 +116,8 @@ def classic_toggle(peer: Peer, alb_id: str) -> dict:
 def vpc_toggle(peer: Peer, alb_id: str) -> dict:
     """terraform-provider-ibm ibm_container_vpc_alb: POST /v2/alb/vpc/enableAlb|disableAlb with the whole v2
     AlbConfig, cluster "" included; poll GET /v2/alb/getAlb?albID=."""
-    get = lambda: peer.call("GET", "/v2/alb/getAlb", params={"albID": alb_id})  # noqa: E731
+    def get():
+        return peer.call("GET", "/v2/alb/getAlb", params={"albID": alb_id})
     enable = peer.call("POST", "/v2/alb/vpc/enableAlb", {**V2_ALB_CONFIG, "albID": alb_id, "enable": True})[0]
     up = peer.wait_alb(get, lambda a: a["enable"] and a["state"] == "enabled")
     disable = peer.call("POST", "/v2/alb/vpc/disableAlb", {**V2_ALB_CONFIG, "albID": alb_id})[0]
