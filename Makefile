@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build
 export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
+# IBM's own client (ibm-cloud-sdk-core) cannot share .venv (python-dateutil pins conflict): its own venv.
+IBM_VENV := $(CURDIR)/.build/ibm-venv
+export IBM_CLIENT_PYTHON := $(IBM_VENV)/bin/python
 COLLECTION := $(CURDIR)/.build/ansible_collections/containers_workload/secure_cluster
 SANITY_TREE := $(CURDIR)/.build/sanity/ansible_collections/containers_workload/secure_cluster
 DEMO_CLUSTER ?= demo
@@ -19,7 +22,7 @@ PUBLISH_VENV := $(CURDIR)/.build/publish-venv
 DOCS := $(CURDIR)/.build/docs
 EE_CONTEXT := $(CURDIR)/.build/ee
 
-.PHONY: help venv publish-venv deps binaries collection lint sanity unit publish-check molecule integration test bench \
+.PHONY: help venv publish-venv ibm-venv deps binaries collection lint sanity unit publish-check molecule integration test bench \
 	demo demo-down build docs ee release clean
 
 help:
@@ -44,6 +47,13 @@ $(PUBLISH_VENV)/.installed: requirements-publish.txt
 	$(PYTHON) -m venv $(PUBLISH_VENV)
 	$(PUBLISH_VENV)/bin/pip install --quiet --upgrade pip
 	$(PUBLISH_VENV)/bin/pip install --quiet -r requirements-publish.txt
+
+ibm-venv: $(IBM_VENV)/.installed
+$(IBM_VENV)/.installed: tests/requirements-ibm.txt
+	@echo "[make] creating $(IBM_VENV) from tests/requirements-ibm.txt (IBM's client, for the emulator contract tests)"
+	$(PYTHON) -m venv $(IBM_VENV)
+	$(IBM_VENV)/bin/pip install --quiet --upgrade pip
+	$(IBM_VENV)/bin/pip install --quiet -r tests/requirements-ibm.txt
 	touch $@
 
 # Debian packages the tests use: openssl (test cluster certificates), git (ansible-test), strongSwan with
@@ -80,7 +90,7 @@ unit: collection
 molecule: collection binaries
 	cd $(CURDIR)/extensions && molecule test --scenario-name default
 
-integration: collection binaries
+integration: collection binaries ibm-venv
 	python -m pytest -q tests/integration
 
 # What a maintainer checks before publishing: the tarball holds the collection only and passes galaxy-importer

@@ -18,15 +18,21 @@ options:
       - Name or ID of the IKS cluster. Falls back to E(IKS_CLUSTER).
     type: str
   region:
-    description: Region sent as C(X-Region). Falls back to E(IC_REGION) / E(IBMCLOUD_REGION).
+    description:
+      - The cluster's region, such as C(us-south). Sent as C(X-Region), and with O(iks_endpoint=private) it
+        names the private service endpoint.
+      - Falls back to E(IC_REGION) / E(IBMCLOUD_REGION).
     type: str
   resource_group:
     description: Resource group ID sent as C(X-Auth-Resource-Group). Falls back to E(IC_RESOURCE_GROUP).
     type: str
   iks_endpoint:
     description:
-      - C(public) (containers.cloud.ibm.com), C(private) (the private service endpoint), or a URL
-        (for example a test emulator, which then also serves IAM). Falls back to E(IKS_API_URL).
+      - C(public) (containers.cloud.ibm.com), C(private), or a URL (for example a test emulator, which then
+        also serves IAM). Falls back to E(IKS_API_URL).
+      - C(private) is the regional private service endpoint C(https://private.<region>.containers.cloud.ibm.com)
+        and needs O(region); IAM is then C(private.<region>.iam.cloud.ibm.com) in us-south and us-east,
+        C(private.iam.cloud.ibm.com) elsewhere (unless O(iam_endpoint) is set).
     type: str
     default: public
   iam_endpoint:
@@ -39,5 +45,6 @@ options:
     default: classic
 notes:
   - HTTP 429 (honouring Retry-After, at most 30 s) and 5xx answers are retried up to 5 times with
-    exponential backoff; an expired token is refreshed once.
+    exponential backoff; an expired token is refreshed once. Other errors fail at once with IKS's description
+    and incident ID.
 """

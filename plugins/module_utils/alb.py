@@ -42,7 +42,9 @@ class IksBackend:
                 for a in iks.list_albs(self.client, self.cluster, self.platform)]
 
     def set(self, alb: dict, enable: bool, replicas: int | None) -> None:
-        iks.set_alb(self.client, self.cluster, self.platform, alb["id"], enable, replicas)
+        # An enabled classic ALB changes size only when asked to resize (v1 ALBConfig 'resize').
+        resize = bool(enable and alb["enabled"] and replicas and alb["instances"] != replicas)
+        iks.set_alb(self.client, self.cluster, self.platform, alb["id"], enable, replicas, resize)
 
 
 class KubernetesBackend:
@@ -84,6 +86,12 @@ def param_errors(params: dict) -> list[str]:
         if params["backend"] == "iks" and not ALB_ID.match(alb_id):
             errors.append(f"ALB ID '{alb_id}' does not look like an IKS ALB ID such as "
                           f"'private-cr1a2b3c4d5e6f-alb1'")
+    if params.get("replicas") is not None and params["replicas"] < 1:
+        errors.append(f"replicas {params['replicas']} must be at least 1 (disable an ALB with state=disabled)")
+    if params.get("replicas") and params["backend"] == "iks" and params.get("platform") == "vpc":
+        errors.append(f"replicas {params['replicas']} cannot be set on a VPC cluster: the IKS v2 ALB API "
+                      f"(enableAlb) has no resize; leave 'replicas' unset, or size VPC ALBs with IKS ALB "
+                      f"autoscaling ('ibmcloud ks ingress alb autoscale set')")
     if params.get("state") in ("enabled", "disabled") and not params.get("alb_ids") and not params.get("type"):
         errors.append("choose the ALBs with 'alb_ids' or 'type' (public/private, optionally with 'zone')")
     if params["backend"] == "kubernetes":
@@ -115,24 +123,36 @@ def check_last_enabled(albs: list[dict], targets: list[dict], enable: bool, forc
                        f"cluster's Ingress traffic would stop; enable another ALB first or set force=true")
 
 
-def reached(alb: dict, enable: bool) -> bool:
+def reached(alb: dict, enable: bool, replicas: int | None = None) -> bool:
+    """Done as IKS and Terraform judge it: ``enable`` and state ``enabled`` (with the requested number of
+    instances), or not ``enable`` and state ``disabled``. The status (healthy, enabled, warning, ...) is
+    reported, not required: IBM documents enabled private ALBs with status ``enabled``."""
     if enable:
-        return alb["enabled"] and alb["state"] == "enabled" and alb["status"] in ("healthy", "")
+        return alb["enabled"] and alb["state"] == "enabled" and (not replicas or alb["instances"] == replicas)
     return not alb["enabled"] and alb["state"] == "disabled"
 
 
-def wait(backend, ids: set[str], enable: bool, timeout: float, interval: float) -> list[dict]:
-    """Poll until every ALB in ``ids`` reached the desired state; the ALBs as last seen."""
+def wait(backend, ids: set[str], enable: bool, timeout: float, interval: float,
+         replicas: int | None = None) -> list[dict]:
+    """Poll until every ALB in ``ids`` reached the desired state; the ALBs as last seen. An ALB that reports
+    status ``critical`` while being enabled fails the wait at once."""
     deadline = time.monotonic() + timeout
     while True:
         albs = backend.list()
-        pending = [a for a in albs if a["id"] in ids and not reached(a, enable)]
+        critical = [a for a in albs if a["id"] in ids and enable and a["enabled"] and a["status"] == "critical"]
+        if critical:
+            raise AlbError("; ".join(f"ALB {a['id']} reports status critical (state={a['state']}): it does not "
+                                     f"serve traffic; see 'ibmcloud ks ingress status-report get' for the cause"
+                                     for a in critical))
+        pending = [a for a in albs if a["id"] in ids and not reached(a, enable, replicas)]
         if not pending:
             return albs
         if time.monotonic() > deadline:
+            wanted = "enabled" + (f" with {replicas} instances" if replicas else "") if enable else "disabled"
             raise AlbError("timed out after %ds waiting for %s to be %s: %s" % (
-                timeout, ", ".join(sorted(ids)), "enabled and healthy" if enable else "disabled",
-                "; ".join(f"{a['id']} state={a['state']} status={a['status']}" for a in pending)))
+                timeout, ", ".join(sorted(ids)), wanted,
+                "; ".join(f"{a['id']} state={a['state']} status={a['status']} enabled={a['enabled']} "
+                          f"instances={a['instances']}" for a in pending)))
         time.sleep(interval)
 
 
@@ -154,10 +174,13 @@ def run_albs(backend, params: dict, check_mode: bool) -> dict:
         for alb in to_change:
             backend.set(alb, enable, params.get("replicas"))
         if params.get("wait"):
-            albs = wait(backend, {a["id"] for a in targets}, enable, params["wait_timeout"], params["poll_interval"])
-    before = {a["id"]: {k: a[k] for k in ("enabled", "state", "status")} for a in to_change}
+            albs = wait(backend, {a["id"] for a in targets}, enable, params["wait_timeout"], params["poll_interval"],
+                        params.get("replicas") if enable else None)
+    sized = bool(enable and params.get("replicas"))
+    before = {a["id"]: {"enabled": a["enabled"], "state": a["state"], **({"instances": a["instances"]} if sized
+                                                                         else {})} for a in to_change}
     after = {a["id"]: {"enabled": enable, "state": "enabled" if enable else "disabled",
-                       "status": "healthy" if enable else "disabled"} for a in to_change}
+                       **({"instances": params["replicas"]} if sized else {})} for a in to_change}
     return {"changed": bool(to_change), "changed_albs": [a["id"] for a in to_change], "albs": albs,
             "diff": {"before": before, "after": after}}
 

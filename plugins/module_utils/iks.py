@@ -4,12 +4,14 @@
 
 Hand-written on Ansible's own HTTP client rather than on ibm-cloud-sdk-core: that package requires
 python-dateutil < 3 while the kubernetes client this collection needs requires python-dateutil >= 3, so the
-two cannot be installed together.
+two cannot be installed together. IBM's client is instead the judge of our emulator in the tests
+(tests/integration/test_ibm_client.py), and the shapes below follow IBM's clients (see docs/private_exposure.md).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 
@@ -19,10 +21,11 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
 
-ENDPOINTS = {
-    "public": ("https://containers.cloud.ibm.com/global", "https://iam.cloud.ibm.com"),
-    "private": ("https://private.containers.cloud.ibm.com/global", "https://private.iam.cloud.ibm.com"),
-}
+PUBLIC_ENDPOINTS = ("https://containers.cloud.ibm.com/global", "https://iam.cloud.ibm.com")
+# IBM's private service endpoints are per region (bluemix-go endpoints: private.<region>.containers...);
+# IAM has regional private endpoints in these regions only, and a global one for the rest.
+PRIVATE_IAM_REGIONS = frozenset({"us-south", "us-east"})
+REGION = re.compile(r"^[a-z]{2}-[a-z]+$")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 30.0
 # Refresh a token this long before it expires, so a request never carries one that lapses on the way.
@@ -48,10 +51,19 @@ class IksError(SecureClusterError):
         self.status = status
 
 
-def endpoints(endpoint: str, iam_endpoint: str | None) -> tuple[str, str]:
-    """(IKS API base URL, IAM base URL) for 'public', 'private' or a URL (a test URL serves both)."""
-    if endpoint in ENDPOINTS:
-        api, iam = ENDPOINTS[endpoint]
+def endpoints(endpoint: str, iam_endpoint: str | None, region: str | None = None) -> tuple[str, str]:
+    """(IKS API base URL, IAM base URL) for 'public', 'private' (needs the region) or a URL (a test URL serves
+    both)."""
+    if endpoint == "public":
+        api, iam = PUBLIC_ENDPOINTS
+    elif endpoint == "private":
+        if not region or not REGION.match(region):
+            raise IksError(f"iks_endpoint 'private' needs the cluster's region (such as 'us-south') to build "
+                           f"https://private.<region>.containers.cloud.ibm.com; got region {region!r}: set "
+                           f"'region' or IC_REGION / IBMCLOUD_REGION")
+        api = f"https://private.{region}.containers.cloud.ibm.com/global"
+        iam = f"https://private.{region}.iam.cloud.ibm.com" if region in PRIVATE_IAM_REGIONS \
+            else "https://private.iam.cloud.ibm.com"
     elif endpoint.startswith(("https://", "http://")):
         api, iam = endpoint.rstrip("/"), endpoint.rstrip("/")
     else:
@@ -67,7 +79,7 @@ class IksClient:
                  backoff: float = 1.0, timeout: float = 30.0):
         if not api_key:
             raise IksError("an IBM Cloud API key is required: set 'ibmcloud_api_key' or IC_API_KEY / IBMCLOUD_API_KEY")
-        self.api_url, self.iam_url = endpoints(endpoint, iam_endpoint)
+        self.api_url, self.iam_url = endpoints(endpoint, iam_endpoint, region)
         self._api_key = api_key
         self.region, self.resource_group = region, resource_group
         self.retries, self.backoff, self.timeout = retries, backoff, timeout
@@ -90,7 +102,7 @@ class IksClient:
         if force or not self._token or time.time() > self._token_expires - TOKEN_MARGIN:
             body = urllib.parse.urlencode({"grant_type": "urn:ibm:params:oauth:grant-type:apikey",
                                            "apikey": self._api_key}).encode()
-            status, headers, raw = self._retrying("POST", f"{self.iam_url}/identity/token", body, {
+            status, unused_headers, raw, unused_attempts = self._retrying("POST", f"{self.iam_url}/identity/token", body, {
                 "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}, counted=False)
             data = _json(raw)
             if status != 200 or "access_token" not in data:
@@ -100,8 +112,10 @@ class IksClient:
             self._token_expires = time.time() + float(data.get("expires_in") or 3600)
         return self._token
 
-    def _retrying(self, method: str, url: str, data, headers: dict, counted: bool = True) -> tuple[int, dict, bytes]:
-        """Send with retries on 429/5xx. Counts reads and writes of the IKS API (token requests are neither)."""
+    def _retrying(self, method: str, url: str, data, headers: dict,
+                  counted: bool = True) -> tuple[int, dict, bytes, int]:
+        """Send with retries on 429/5xx: (status, headers, body, attempts made). Counts reads and writes of the
+        IKS API (token requests are neither)."""
         for attempt in range(self.retries):
             if counted and method == "GET":
                 self.reads += 1
@@ -109,7 +123,7 @@ class IksClient:
                 self.writes += 1
             status, response_headers, raw = self._http(method, url, data, headers)
             if status not in RETRY_STATUS or attempt == self.retries - 1:
-                return status, response_headers, raw
+                return status, response_headers, raw, attempt + 1
             retry_after = response_headers.get("Retry-After") or response_headers.get("retry-after")
             delay = float(retry_after) if retry_after and str(retry_after).isdigit() else self.backoff * 2 ** attempt
             time.sleep(min(delay, MAX_RETRY_AFTER))
@@ -126,7 +140,7 @@ class IksClient:
                 headers["X-Region"] = self.region
             if self.resource_group:
                 headers["X-Auth-Resource-Group"] = self.resource_group
-            status, unused, raw = self._retrying(method, url, data, headers)
+            status, unused_headers, raw, attempts = self._retrying(method, url, data, headers)
             if status != 401 or refreshed:
                 break
         if 200 <= status < 300:
@@ -141,7 +155,8 @@ class IksClient:
                            f"Operator or Administrator platform role on the cluster", status)
         if status == 404:
             raise IksError(f"{what} was not found (HTTP 404): {description}{incident}", status)
-        raise IksError(f"{method} {path} for {what} failed with HTTP {status} after {self.retries} attempt(s): "
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        raise IksError(f"{method} {path.split('?')[0]} for {what} failed with HTTP {status}{tried}: "
                        f"{description}{incident}", status)
 
 
@@ -154,26 +169,49 @@ def _json(raw: bytes) -> dict:
 
 
 def list_albs(client: IksClient, cluster: str, platform: str) -> list[dict]:
-    """The cluster's ALBs as IBM returns them."""
+    """The cluster's ALBs as IBM returns them.
+
+    ``GET /v1/alb/clusters/{idOrName}`` is read by bluemix-go as one cluster object with ``alb`` and by
+    container-services-go-sdk as an array of such objects: both are accepted. ``GET /v2/alb/getClusterAlbs``
+    answers one object with ``alb`` in both IBM clients.
+    """
+    what = f"cluster '{cluster}'"
     if platform == "vpc":
-        result = client.request("GET", f"/v2/alb/getClusterAlbs?cluster={urllib.parse.quote(cluster)}",
-                                what=f"cluster '{cluster}'")
-        return result if isinstance(result, list) else (result or {}).get("alb", [])
-    result = client.request("GET", f"/v1/alb/clusters/{urllib.parse.quote(cluster)}", what=f"cluster '{cluster}'")
-    return (result or {}).get("alb") or []
+        result = client.request("GET", f"/v2/alb/getClusterAlbs?cluster={urllib.parse.quote(cluster)}", what=what)
+    else:
+        result = client.request("GET", f"/v1/alb/clusters/{urllib.parse.quote(cluster)}", what=what)
+    clusters = result if isinstance(result, list) else [result]
+    albs = []
+    for item in clusters:
+        if not isinstance(item, dict) or not isinstance(item.get("alb") or [], list):
+            raise IksError(f"IBM Cloud answered the ALB list of {what} with an unexpected shape "
+                           f"({type(item).__name__}): expected an object with an 'alb' list")
+        albs.extend(a for a in item.get("alb") or [] if isinstance(a, dict) and a.get("albID"))
+    return albs
 
 
 def set_alb(client: IksClient, cluster: str, platform: str, alb_id: str, enable: bool,
-            instances: int | None = None) -> None:
-    """Enable or disable one ALB (asynchronous on IBM's side: poll list_albs for the result)."""
+            instances: int | None = None, resize: bool = False) -> None:
+    """Enable or disable one ALB, or (classic, ``resize``) change an enabled ALB's number of instances.
+    Asynchronous on IBM's side: poll list_albs for the result.
+
+    Bodies as IBM's clients send them: classic ``POST /v1/alb/albs`` with a v1 ALBConfig (``albID``,
+    ``enable: true``, ``numOfInstances`` as a string, ``resize: true`` to resize), ``DELETE /v1/alb/albs/{albID}``
+    to disable; VPC ``POST /v2/alb/vpc/enableAlb|disableAlb`` with ``albID``, ``cluster`` and ``enable``.
+    """
     what = f"ALB '{alb_id}' of cluster '{cluster}'"
     if platform == "vpc":
+        if instances:
+            raise IksError(f"cannot set the number of instances of {what}: the IKS v2 (VPC) ALB API has no resize")
         action = "enableAlb" if enable else "disableAlb"
-        client.request("POST", f"/v2/alb/vpc/{action}", {"cluster": cluster, "albID": alb_id}, what=what)
+        client.request("POST", f"/v2/alb/vpc/{action}", {"albID": alb_id, "cluster": cluster, "enable": enable},
+                       what=what)
     elif enable:
-        body = {"albID": alb_id, "enable": True}
+        body: dict = {"albID": alb_id, "enable": True}
         if instances:
             body["numOfInstances"] = str(instances)
+        if resize:
+            body["resize"] = True
         client.request("POST", "/v1/alb/albs", body, what=what)
     else:
         client.request("DELETE", f"/v1/alb/albs/{urllib.parse.quote(alb_id)}", what=what)

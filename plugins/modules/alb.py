@@ -10,7 +10,10 @@ short_description: Enable or disable application load balancers (ALBs)
 version_added: 1.0.0
 description:
   - Enables or disables the cluster's ALBs, chosen by ID or by type (public/private) and zone, and waits until
-    each has reached the desired state (enabled and healthy, or disabled).
+    each has reached the desired state, as IKS reports it - C(enable) true and state C(enabled), or state
+    C(disabled). The status is returned, not required to be C(healthy) (IKS reports enabled private ALBs with
+    status C(enabled), and ALBs can report C(warning)); an ALB reporting status C(critical) while being enabled
+    fails the task.
   - Backend C(iks) uses the IBM Cloud Kubernetes Service API (classic v1 or VPC v2). Backend C(kubernetes) treats
     an ALB as an ingress-controller Deployment; enable scales it to O(replicas), disable to 0.
   - Refuses to disable the last enabled ALB unless O(force).
@@ -31,7 +34,14 @@ options:
     type: str
     choices: [public, private]
   replicas:
-    description: Number of ALB instances when enabling (IKS C(numOfInstances), classic only).
+    description:
+      - Number of ALB instances when enabling. Compared with what the backend reports, so a second run changes
+        nothing.
+      - Backend C(iks), classic clusters - sent as C(numOfInstances); an ALB that is already enabled with another
+        count is resized (C(resize=true)), and the wait includes the new count.
+      - Backend C(iks), VPC clusters (O(platform=vpc)) - refused before any call, since the IKS v2 ALB API has no
+        resize; size VPC ALBs with IKS ALB autoscaling.
+      - Backend C(kubernetes) - the Deployment's replicas.
     type: int
   force:
     description: Allow disabling the last enabled ALB.
@@ -42,7 +52,7 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait; exceeding it fails with each pending ALB's state and status.
+    description: Seconds to wait; exceeding it fails with each pending ALB's state, status and instances.
     type: int
     default: 600
   poll_interval:
@@ -58,7 +68,7 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Enable the private ALB and wait until it is healthy
+- name: Enable the private ALB and wait until IKS reports it enabled
   containers_workload.secure_cluster.alb:
     type: private
     state: enabled

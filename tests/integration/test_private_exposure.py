@@ -50,6 +50,8 @@ APPS = [{"name": "shop", "namespace": "default", "host": "shop.corp.example", "t
 
 def test_private_ingress_brings_up_private_then_takes_down_public(fresh_albs, tmp_path):
     from kubernetes import client
+    # As on IKS: the public ALB may report "warning", the private one reports "enabled" once enabled.
+    emulator(fresh_albs, f"albs/public-cr{fresh_albs.env['IKS_CLUSTER_ID']}-alb1", {"status": "warning"})
     playbook, args = play(tmp_path, "private_ingress", {"private_ingress_apps": APPS,
                                                         "private_ingress_poll_interval": 0.3})
     run_playbook(fresh_albs, playbook, *args)
