@@ -4,7 +4,7 @@
 validated swanctl.conf, strongswan.conf, the secrets section and Kubernetes objects.
 
 The VPN pod runs charon in the foreground; charon runs ``swanctl --load-all`` (strongswan.conf start-scripts)
-and logs on stdout. The pre-shared key goes into a Secret, never a ConfigMap. A checksum of the configuration
+and logs on stderr (the container log). The pre-shared key goes into a Secret, never a ConfigMap. A checksum of the configuration
 sits in the pod template, so a changed configuration rolls the VPN pod (update in place, never reinstall).
 A routes DaemonSet sends every node's traffic for the remote subnets to the VPN pod.
 """
@@ -363,15 +363,16 @@ def render_secrets_conf(params: dict) -> str:
 
 
 def render_strongswan_conf(params: dict) -> str:
-    """strongswan.conf: the image's plugins, logs on stdout, and swanctl --load-all once charon is up."""
+    """strongswan.conf: the image's plugins, logs on stderr (unbuffered), and swanctl --load-all once charon is up."""
     levels = {"default": 1, **(params.get("logging") or {})}
     lines = ["# Rendered by containers_workload.secure_cluster.strongswan_vpn; changes here are overwritten.",
              "charon {",
              "  # The plugins the image has (one strongswan.d/charon/<plugin>.conf each).",
              "  load_modular = yes",
              "  plugins {", "    include strongswan.d/charon/*.conf", "  }",
-             "  # Logs on stdout: kubectl logs shows them.",
-             "  filelog {", "    stdout {"]
+             "  # Logs on the container's output: kubectl logs shows them. stderr, because charon leaves stdout",
+             "  # block-buffered when it is not a terminal (flush_line applies to files only).",
+             "  filelog {", "    stderr {"]
     lines += [f"      {name} = {level}" for name, level in sorted(levels.items())]
     lines += ["      ike_name = yes", "      flush_line = yes", "    }", "  }",
               "  # Run by charon once it listens on its vici socket: loads swanctl.conf and the secrets.",

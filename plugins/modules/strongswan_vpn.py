@@ -16,7 +16,7 @@ description:
     into a B(Secret) (the chart keeps the PSK in a ConfigMap; this module does not). The chart values map onto
     swanctl.conf (strongSwan 6 removed C(ipsec.conf) and the C(ipsec) starter).
   - The VPN Deployment is pinned to edge nodes with the edge tolerations and only the C(NET_ADMIN) capability;
-    its C(command) runs charon in the foreground with logs on stdout, and charon runs C(swanctl --load-all).
+    its C(command) runs charon in the foreground with its log as the container log (kubectl logs), and charon runs C(swanctl --load-all).
     O(remote.private_ip_to_ping) is its readiness probe.
   - A routes DaemonSet routes every node's traffic for O(remote.subnet) to the VPN pod, so all pods reach the
     on-prem network (unless O(routes=false)). A LoadBalancer Service for UDP 500 and 4500 (private or public
@@ -223,7 +223,7 @@ options:
     type: bool
     default: false
   logging:
-    description: charon log levels (on stdout) per subsystem (C(default), C(ike), C(knl), C(cfg), ...); C(ike) and C(knl) must be at least 1.
+    description: charon log levels (container log) per subsystem (C(default), C(ike), C(knl), C(cfg), ...); C(ike) and C(knl) must be at least 1.
     type: dict
     default: {ike: 2, knl: 2, cfg: 1}
   force:
@@ -295,7 +295,7 @@ swanctl_conf:
   returned: when state is present
   type: str
 strongswan_conf:
-  description: The rendered strongswan.conf (plugins, logging on stdout, start script C(swanctl --load-all)).
+  description: The rendered strongswan.conf (plugins, logging to the container log, start script C(swanctl --load-all)).
   returned: when state is present
   type: str
 warnings_weak_algorithms:
