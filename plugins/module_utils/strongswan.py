@@ -504,7 +504,7 @@ def objects(params: dict, salt: str) -> list[dict]:
             "template": {
                 "metadata": {"labels": labels, "annotations": {
                     CHECKSUM_ANNOTATION: checksum(salt, *(conf[k] for k in sorted(conf)), secrets)}},
-                "spec": {
+                "spec": without_empty({
                     "serviceAccountName": n["base"],
                     "nodeSelector": params["node_selector"],
                     "tolerations": params["tolerations"],
@@ -513,7 +513,7 @@ def objects(params: dict, salt: str) -> list[dict]:
                                 {"name": "secrets", "secret": {
                                     "secretName": n["secrets"], "defaultMode": 0o400,
                                     "items": [{"key": "secrets.conf", "path": "secrets.conf"}]}}],
-                },
+                }),
             },
         }},
         service(params, meta),
@@ -526,6 +526,11 @@ def objects(params: dict, salt: str) -> list[dict]:
     return out
 
 
+def without_empty(spec: dict) -> dict:
+    """The API server drops empty maps and lists; leaving them out keeps re-runs from seeing a difference."""
+    return {k: v for k, v in spec.items() if v not in ({}, [], None)}
+
+
 def routes_daemonset(params: dict, labels: dict) -> dict:
     n = names(params)
     routes_labels = {**labels, "app": f"{APP_LABEL}-routes"}
@@ -534,7 +539,7 @@ def routes_daemonset(params: dict, labels: dict) -> dict:
             "spec": {
                 "selector": {"matchLabels": {"app": f"{APP_LABEL}-routes", "release": params["name"]}},
                 "updateStrategy": {"type": "RollingUpdate"},
-                "template": {"metadata": {"labels": routes_labels}, "spec": {
+                "template": {"metadata": {"labels": routes_labels}, "spec": without_empty({
                     "hostNetwork": True,
                     "dnsPolicy": "ClusterFirstWithHostNet",
                     "serviceAccountName": n["base"],
@@ -549,7 +554,7 @@ def routes_daemonset(params: dict, labels: dict) -> dict:
                                 {"name": "INTERVAL", "value": "10"}],
                         "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
                     }],
-                }},
+                })},
             }}
 
 
