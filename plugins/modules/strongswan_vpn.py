@@ -112,8 +112,8 @@ options:
         default: "%forever"
       additional_options:
         description:
-          - More swanctl.conf settings, as a mapping, for example C({mobike: "no"}). Connection settings go into
-            the connection, CHILD SA settings (such as C(inactivity) or C(replay_window)) into its child.
+          - "More swanctl.conf settings, as a mapping, for example C({mobike: no}). Connection settings go into
+            the connection, CHILD SA settings (such as C(inactivity) or C(replay_window)) into its child."
           - Settings rendered from other options, and C(ipsec.conf) option names, are refused.
         type: dict
         default: {}
