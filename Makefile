@@ -57,7 +57,8 @@ $(IBM_VENV)/.installed: tests/requirements-ibm.txt
 	touch $@
 
 # Debian packages the tests use: openssl (test cluster certificates), git (ansible-test), strongSwan with
-# the kernel-libipsec plugin, iproute2 and ping (VPN interop test in network namespaces).
+# the kernel-libipsec plugin, swanctl and iptables (the VPN pod's tools), iproute2 and ping (VPN interop
+# test in network namespaces).
 deps:
 	@missing=""; \
 	need() { [ -e "$$1" ] || missing="$$missing $$2"; }; \
@@ -65,6 +66,7 @@ deps:
 	need /usr/bin/ping iputils-ping; need /usr/bin/nsenter util-linux; \
 	need /usr/sbin/ipsec strongswan-starter; need /usr/lib/ipsec/charon strongswan-charon; \
 	need /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so libcharon-extra-plugins; \
+	need /usr/sbin/swanctl strongswan-swanctl; need /usr/sbin/iptables iptables; \
 	if [ -n "$$missing" ]; then echo "[make] installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 

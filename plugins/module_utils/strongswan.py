@@ -1,10 +1,12 @@
 # Copyright: secure_cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """strongSwan IPsec VPN in the cluster: options (mirroring the IKS strongSwan chart's values) ->
-validated ipsec.conf, ipsec.secrets and Kubernetes objects.
+validated swanctl.conf, strongswan.conf, the secrets section and Kubernetes objects.
 
-The pre-shared key goes into a Secret, never a ConfigMap. A checksum of the configuration sits in the
-pod template, so a changed configuration rolls the VPN pod (update in place, never reinstall).
+The VPN pod runs charon in the foreground; charon runs ``swanctl --load-all`` (strongswan.conf start-scripts)
+and logs on stderr (the container log). The pre-shared key goes into a Secret, never a ConfigMap. A checksum of the configuration
+sits in the pod template, so a changed configuration rolls the VPN pod (update in place, never reinstall).
+A routes DaemonSet sends every node's traffic for the remote subnets to the VPN pod.
 """
 
 from __future__ import annotations
@@ -39,6 +41,53 @@ DH = {"modp768", "modp1024", "modp1536", "modp2048", "modp3072", "modp4096", "mo
 ESN = {"esn", "noesn"}
 WEAK = {"3des", "md5", "md5_128", "modp768", "modp1024", "des", "null"}
 LIFETIME = re.compile(r"^\d+[smhd]?$")
+CHECKSUM_ANNOTATION = "secure-cluster.containers-workload/config-checksum"
+LOAD_ALL = "swanctl --load-all --noprompt"
+LOG_SUBSYSTEMS = {"default", "any", "dmn", "mgr", "ike", "chd", "job", "cfg", "knl", "net", "asn", "enc", "tnc",
+                  "imc", "imv", "pts", "tls", "esp", "lib"}
+
+# ipsec.conf (the chart's values) -> swanctl.conf
+VERSIONS = {"ikev2": 2, "ikev1": 1, "ike": 0}
+START_ACTIONS = {"add": "none", "start": "start", "route": "trap"}
+CLOSE_ACTIONS = {"none": "none", "clear": "none", "hold": "trap", "restart": "start"}
+DPD_ACTIONS = {"none": "clear", "clear": "clear", "hold": "trap", "restart": "restart"}
+# swanctl.conf settings ipsec.additional_options may set (strongSwan 5.9 swanctl.conf(5)); the others are
+# rendered from options of their own.
+CONNECTION_KEYS = {"local_port", "remote_port", "vips", "aggressive", "pull", "dscp", "encap", "mobike",
+                   "dpd_delay", "dpd_timeout", "fragmentation", "childless", "send_certreq", "send_cert",
+                   "reauth_time", "rand_time", "if_id_in", "if_id_out"}
+CHILD_KEYS = {"ah_proposals", "sha256_96", "rand_time", "rekey_bytes", "life_bytes", "rand_bytes", "rekey_packets",
+              "life_packets", "rand_packets", "updown", "hostaccess", "mode", "policies", "policies_fwd_out",
+              "ipcomp", "inactivity", "reqid", "priority", "interface", "mark_in", "mark_in_sa", "mark_out",
+              "set_mark_in", "set_mark_out", "label", "label_mode", "tfc_padding", "replay_window", "hw_offload",
+              "copy_df", "copy_ecn", "copy_dscp"} - {"rand_time"}
+
+# What the VPN image can do. strongx509: docker.io/strongx509/strongswan, the strongSwan maintainer's image
+# (github.com/strongX509/docker, strongswan/Dockerfile): Ubuntu 22.04, strongSwan 5.9.14 built from source
+# with --disable-defaults and only the plugins below, IKEv2 only, swanctl/vici (no stroke, no ipsec starter),
+# iproute2 and ping, no iptables, no CMD. debian: the image extensions/strongswan/Containerfile builds from
+# Debian bookworm packages (strongSwan 5.9.8, IKEv1 and IKEv2, iptables).
+FLAVORS = {
+    "strongx509": {
+        "charon": "/usr/libexec/ipsec/charon",
+        "plugins": ["random", "nonce", "x509", "constraints", "pubkey", "pem", "openssl", "kernel-netlink",
+                    "resolve", "socket-default", "vici", "updown", "eap-identity", "eap-md5", "eap-dynamic",
+                    "eap-tls"],
+        "ikev1": False,
+        "iptables": False,
+        # Algorithms of plugins the build leaves out (openssl provides the rest).
+        "missing_algorithms": {"serpent128", "serpent192", "serpent256", "twofish128", "twofish192", "twofish256",
+                               "aesxcbc", "aescmac", "prfaesxcbc", "prfaescmac"},
+        "describe": "strongSwan 5.9.14 built with --disable-defaults --enable-ikev2 (IKEv2 only, no iptables)",
+    },
+    "debian": {
+        "charon": "/usr/lib/ipsec/charon",
+        "ikev1": True,
+        "iptables": True,
+        "missing_algorithms": set(),
+        "describe": "Debian bookworm strongSwan 5.9.8 packages (extensions/strongswan/Containerfile)",
+    },
+}
 
 
 def subnets(value) -> list[str]:
@@ -164,13 +213,58 @@ def param_errors(params: dict) -> list[str]:
         except ValueError:
             errors.append(f"remote.private_ip_to_ping '{private_ip}' is not an IP address")
     for name, level in (params.get("logging") or {}).items():
+        if name not in LOG_SUBSYSTEMS:
+            errors.append(f"logging subsystem '{name}' is not one of {', '.join(sorted(LOG_SUBSYSTEMS))}")
         if not isinstance(level, int) or not -1 <= level <= 4:
             errors.append(f"logging level of '{name}' must be an integer from -1 to 4 (got {level!r})")
     for name in ("ike", "knl"):
         if (params.get("logging") or {}).get(name, 1) < 1:
-            errors.append(f"logging level of '{name}' must be at least 1: the VPN pod sets up routes from the "
-                          f"'{name}' messages charon logs")
+            errors.append(f"logging level of '{name}' must be at least 1: the VPN pod's log must show IKE "
+                          f"negotiation and kernel (route, policy) decisions")
     errors.extend(psk_errors(params))
+    errors.extend(swanctl_errors(params))
+    return errors
+
+
+def swanctl_errors(params: dict) -> list[str]:
+    """What swanctl.conf or the chosen image cannot express."""
+    errors = []
+    ipsec = params["ipsec"]
+    flavor_name = params.get("image_flavor") or "strongx509"
+    flavor = FLAVORS[flavor_name]
+    image = f"the image {params.get('image')} (image_flavor {flavor_name}: {flavor['describe']})"
+    if ipsec.get("keyexchange") == "ikev1" and not flavor["ikev1"]:
+        errors.append(f"ipsec.keyexchange=ikev1: {image} cannot do IKEv1; use ikev2, or an image built from "
+                      f"extensions/strongswan/Containerfile with image_flavor=debian")
+    if params.get("enable_pod_snat") and not flavor["iptables"]:
+        errors.append(f"enable_pod_snat needs iptables in the VPN pod and {image} has none; use an image built "
+                      f"from extensions/strongswan/Containerfile with image_flavor=debian, or put the pod network "
+                      f"in local.subnet")
+    for option in ("ike", "esp"):
+        missing = sorted(set(re.split(r"[-,!]", ipsec.get(option) or "")) & flavor["missing_algorithms"])
+        if missing:
+            errors.append(f"ipsec.{option} uses {', '.join(missing)}, which {image} does not have")
+    for option, table in (("closeaction", CLOSE_ACTIONS), ("dpdaction", DPD_ACTIONS)):
+        if ipsec.get(option) not in table:
+            errors.append(f"ipsec.{option} '{ipsec.get(option)}' is not one of {', '.join(table)}")
+    keyingtries = str(ipsec.get("keyingtries"))
+    if keyingtries != "%forever" and not keyingtries.isdigit():
+        errors.append(f"ipsec.keyingtries '{keyingtries}' is not a number or %forever")
+    times = {o: seconds(ipsec[o]) for o in ("ikelifetime", "lifetime", "margintime")
+             if ipsec.get(o) and LIFETIME.match(str(ipsec[o]))}
+    for option in ("ikelifetime", "lifetime"):
+        if option in times and "margintime" in times and times["margintime"] >= times[option]:
+            errors.append(f"ipsec.margintime {ipsec['margintime']} must be shorter than ipsec.{option} "
+                          f"{ipsec[option]} (rekeying starts margintime before the lifetime ends)")
+    for key, value in sorted((ipsec.get("additional_options") or {}).items()):
+        if key not in CONNECTION_KEYS | CHILD_KEYS:
+            errors.append(f"ipsec.additional_options '{key}' is not a swanctl.conf connection or child setting "
+                          f"this module passes through (ipsec.conf options no longer apply); use one of "
+                          f"{', '.join(sorted(CONNECTION_KEYS | CHILD_KEYS))}")
+        elif not re.match(r"^[-A-Za-z0-9_.,/:%@ ]+$", str(value)):
+            errors.append(f"ipsec.additional_options '{key}' value '{value}' must be a plain swanctl.conf value")
+    if not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", params.get("cluster_domain") or ""):
+        errors.append(f"cluster_domain '{params.get('cluster_domain')}' is not a DNS domain (e.g. cluster.local)")
     return errors
 
 
@@ -198,38 +292,92 @@ def weak_algorithms(params: dict) -> list[str]:
     return sorted(tokens & WEAK)
 
 
-def render_ipsec_conf(params: dict) -> str:
-    """ipsec.conf for the cluster side of the tunnel."""
+def seconds(duration) -> int:
+    """'3h' -> 10800 (ipsec.conf and swanctl.conf durations: plain seconds or s/m/h/d)."""
+    text = str(duration)
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1:], None)
+    return int(text[:-1]) * unit if unit else int(text)
+
+
+def swanctl_proposals(text: str) -> str:
+    """ipsec.conf proposals -> swanctl.conf: '!' (strict) drops it; without '!' strongSwan's defaults follow."""
+    if not text:
+        return "default"
+    proposals = [p.strip() for p in text.rstrip("!").split(",")]
+    return ", ".join(proposals if text.endswith("!") else proposals + ["default"])
+
+
+def local_ts(params: dict) -> list[str]:
+    """The cluster side's traffic selectors: local.subnet, plus the VPN pod's own address with pod SNAT."""
+    return subnets(params["local"]["subnet"]) + (["dynamic"] if params.get("enable_pod_snat") else [])
+
+
+def render_swanctl_conf(params: dict) -> str:
+    """swanctl.conf for the cluster side: the chart's ipsec.* / local.* / remote.* values as one connection.
+
+    The secrets section lives in the Secret (conf.d/secrets.conf), included at the end.
+    """
     ipsec, local, remote = params["ipsec"], params["local"], params["remote"]
-    logging = params.get("logging") or {}
-    lines = [
-        "# Rendered by containers_workload.secure_cluster.strongswan_vpn; changes here are overwritten.",
-        "config setup",
-        f'    charondebug="{", ".join(f"{k} {v}" for k, v in sorted(logging.items()))}"',
-        "    uniqueids=yes",
-        "",
-        f"conn {CONNECTION}",
-        f"    keyexchange={ipsec['keyexchange']}",
-        "    authby=secret",
-        "    left=%any",
-        f"    leftsubnet={','.join(subnets(local['subnet']))}",
-        f"    leftid={local['id']}",
-        f"    right={remote.get('gateway') or '%any'}",
-        f"    rightsubnet={','.join(subnets(remote['subnet']))}",
-        f"    rightid={remote['id']}",
-        f"    auto={ipsec['auto']}",
-    ]
-    for option in ("ike", "esp", "closeaction", "dpdaction", "ikelifetime", "lifetime", "margintime", "keyingtries"):
-        if ipsec.get(option):
-            lines.append(f"    {option}={ipsec[option]}")
+    margin = seconds(ipsec["margintime"])
+    conn = {
+        "version": VERSIONS[ipsec["keyexchange"]],
+        "local_addrs": "%any",
+        "remote_addrs": remote.get("gateway") or "%any",
+        "proposals": swanctl_proposals(ipsec.get("ike") or ""),
+        "rekey_time": f"{seconds(ipsec['ikelifetime']) - margin}s",
+        "over_time": f"{margin}s",
+        "keyingtries": 0 if ipsec["keyingtries"] == "%forever" else int(ipsec["keyingtries"]),
+        "unique": "replace",
+    }
+    if ipsec["dpdaction"] != "none":
+        conn["dpd_delay"] = "30s"
+    child = {
+        "local_ts": ", ".join(local_ts(params)),
+        "remote_ts": ", ".join(subnets(remote["subnet"])),
+        "esp_proposals": swanctl_proposals(ipsec.get("esp") or ""),
+        "rekey_time": f"{seconds(ipsec['lifetime']) - margin}s",
+        "life_time": f"{seconds(ipsec['lifetime'])}s",
+        "start_action": START_ACTIONS[ipsec["auto"]],
+        "close_action": CLOSE_ACTIONS[ipsec["closeaction"]],
+        "dpd_action": DPD_ACTIONS[ipsec["dpdaction"]],
+    }
     for key, value in sorted((ipsec.get("additional_options") or {}).items()):
-        lines.append(f"    {key}={value}")
+        (child if key in CHILD_KEYS else conn)[key] = value
+    lines = ["# Rendered by containers_workload.secure_cluster.strongswan_vpn; changes here are overwritten.",
+             "connections {", f"  {CONNECTION} {{"]
+    lines += [f"    {k} = {v}" for k, v in conn.items()]
+    lines += ["    local {", "      auth = psk", f"      id = {local['id']}", "    }",
+              "    remote {", "      auth = psk", f"      id = {remote['id']}", "    }",
+              "    children {", f"      {CONNECTION} {{"]
+    lines += [f"        {k} = {v}" for k, v in child.items()]
+    lines += ["      }", "    }", "  }", "}", "# secrets { ... } from the Secret", "include conf.d/*.conf"]
     return "\n".join(lines) + "\n"
 
 
-def render_ipsec_secrets(params: dict) -> str:
-    """ipsec.secrets: the PSK for the pair of IDs."""
-    return f'{params["local"]["id"]} {params["remote"]["id"]} : PSK "{params["preshared_secret"]}"\n'
+def render_secrets_conf(params: dict) -> str:
+    """The swanctl.conf secrets section: the PSK (base64, so no quoting issue) for the pair of IDs."""
+    psk = base64.b64encode(params["preshared_secret"].encode()).decode()
+    return "\n".join(["secrets {", f"  ike-{CONNECTION} {{", f"    id-local = {params['local']['id']}",
+                      f"    id-remote = {params['remote']['id']}", f"    secret = 0s{psk}", "  }", "}"]) + "\n"
+
+
+def render_strongswan_conf(params: dict) -> str:
+    """strongswan.conf: the image's plugins, logs on stderr (unbuffered), and swanctl --load-all once charon is up."""
+    levels = {"default": 1, **(params.get("logging") or {})}
+    lines = ["# Rendered by containers_workload.secure_cluster.strongswan_vpn; changes here are overwritten.",
+             "charon {",
+             "  # The plugins the image has (one strongswan.d/charon/<plugin>.conf each).",
+             "  load_modular = yes",
+             "  plugins {", "    include strongswan.d/charon/*.conf", "  }",
+             "  # Logs on the container's output: kubectl logs shows them. stderr, because charon leaves stdout",
+             "  # block-buffered when it is not a terminal (flush_line applies to files only).",
+             "  filelog {", "    stderr {"]
+    lines += [f"      {name} = {level}" for name, level in sorted(levels.items())]
+    lines += ["      ike_name = yes", "      flush_line = yes", "    }", "  }",
+              "  # Run by charon once it listens on its vici socket: loads swanctl.conf and the secrets.",
+              "  start-scripts {", f"    load-all = {LOAD_ALL}", "  }",
+              "}", "include strongswan.d/*.conf"]
+    return "\n".join(lines) + "\n"
 
 
 SALT_KEY = "checksum-salt"
@@ -250,70 +398,180 @@ def secret_path(params: dict) -> str:
     return f"/api/v1/namespaces/{params['namespace']}/secrets/{params['name']}-strongswan-secrets"
 
 
+# The routes DaemonSet's script (POSIX sh, iproute2 and getent: both images have them). It runs on every node
+# (host network) and routes the remote subnets to the VPN pod: the pod's address comes from the DNS name of the
+# VPN's headless Service, and the route copies the node's own route to that address (direct on the VPN pod's
+# node, through the overlay elsewhere). It follows the VPN pod when it moves and removes its routes on exit.
+ROUTES_SCRIPT = r"""route=""
+remove() {
+  if [ -n "$route" ]; then for net in $REMOTE_SUBNETS; do ip route del "$net" $route; done; fi
+  route=""
+}
+trap 'remove; echo "routes to $REMOTE_SUBNETS removed"; exit 0' TERM INT
+while :; do
+  set -- $(getent ahostsv4 "$VPN_POD_HOST"); pod="${1:-}"; want=""
+  if [ -n "$pod" ]; then
+    gw="$pod"; dev=""
+    set -- $(ip -4 route get "$pod")
+    while [ $# -gt 1 ]; do case "$1" in via) gw="$2" ;; dev) dev="$2" ;; esac; shift; done
+    if [ -n "$dev" ]; then want="via $gw dev $dev onlink"; fi
+  fi
+  if [ "$want" != "$route" ]; then
+    remove
+    if [ -n "$want" ]; then
+      for net in $REMOTE_SUBNETS; do ip route replace "$net" $want; done
+      route="$want"; echo "routing $REMOTE_SUBNETS $route (VPN pod $pod)"
+    else
+      echo "VPN pod $VPN_POD_HOST not found yet; no routes"
+    fi
+  fi
+  sleep "$INTERVAL" & wait $!
+done
+"""
+
+
+def vpn_command(params: dict) -> list[str]:
+    """The VPN container's command: charon in the foreground (it runs swanctl --load-all itself, see
+    strongswan.conf); with pod SNAT, first the rule that gives the pods' packets the VPN pod's address."""
+    charon = FLAVORS[params["image_flavor"]]["charon"]
+    if not params.get("enable_pod_snat"):
+        return [charon]
+    rules = [f'iptables -t nat -A POSTROUTING -s {pod} -d {remote} -j SNAT --to-source "$POD_IP"'
+             for pod in subnets(params["cluster_pod_subnet"]) for remote in subnets(params["remote"]["subnet"])]
+    return ["/bin/sh", "-c", "set -e\n" + "\n".join(rules) + f"\nexec {charon}\n"]
+
+
+def readiness_probe(params: dict) -> dict:
+    """Ready when the tunnel carries traffic: a ping of remote.private_ip_to_ping, else an established IKE SA."""
+    ping = params["remote"].get("private_ip_to_ping")
+    command = (["ping", "-c", "1", "-W", "2", ping] if ping else
+               ["/bin/sh", "-c", f"swanctl --list-sas --ike {CONNECTION} | grep -q ESTABLISHED"])
+    return {"exec": {"command": command}, "initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 5,
+            "failureThreshold": 3}
+
+
+def names(params: dict) -> dict:
+    base = f"{params['name']}-strongswan"
+    return {"base": base, "config": f"{base}-config", "secrets": f"{base}-secrets", "routes": f"{base}-routes",
+            "pod_service": f"{base}-pod"}
+
+
+def vpn_pod_host(params: dict) -> str:
+    """The DNS name of the VPN pod (headless Service) the routes DaemonSet resolves."""
+    return f"{names(params)['pod_service']}.{params['namespace']}.svc.{params['cluster_domain']}"
+
+
 def objects(params: dict, salt: str) -> list[dict]:
     """The Kubernetes objects of the VPN, in creation order. ``salt`` keys the pod's checksum annotation."""
-    name, namespace = f"{params['name']}-strongswan", params["namespace"]
+    n, namespace = names(params), params["namespace"]
     labels = {"app": APP_LABEL, "release": params["name"], "app.kubernetes.io/managed-by": "secure_cluster"}
-    conf, secrets = render_ipsec_conf(params), render_ipsec_secrets(params)
-    meta = {"name": name, "namespace": namespace, "labels": labels}
+    selector = {"app": APP_LABEL, "release": params["name"]}
+    conf = {"strongswan.conf": render_strongswan_conf(params), "swanctl.conf": render_swanctl_conf(params)}
+    secrets = render_secrets_conf(params)
+    meta = {"name": n["base"], "namespace": namespace, "labels": labels}
     security = {"capabilities": {"add": ["NET_ADMIN"]}}
     if params["privileged"]:
         security = {"privileged": True}
+    container = {
+        "name": "strongswan", "image": params["image"], "command": vpn_command(params),
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        "ports": [{"name": "ike", "containerPort": 500, "protocol": "UDP"},
+                  {"name": "nat-t", "containerPort": 4500, "protocol": "UDP"}],
+        "securityContext": security,
+        "readinessProbe": readiness_probe(params),
+        "livenessProbe": {"exec": {"command": ["swanctl", "--stats"]}, "initialDelaySeconds": 10,
+                          "periodSeconds": 30, "timeoutSeconds": 5, "failureThreshold": 3},
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/strongswan.conf", "subPath": "strongswan.conf", "readOnly": True},
+            {"name": "config", "mountPath": "/etc/swanctl/swanctl.conf", "subPath": "swanctl.conf",
+             "readOnly": True},
+            {"name": "secrets", "mountPath": "/etc/swanctl/conf.d", "readOnly": True}],
+    }
     out = []
     if params["create_namespace"]:
         out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}})
     out += [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": dict(meta)},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {**meta, "name": f"{name}-config"},
-         "data": {"ipsec.conf": conf}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {**meta, "name": f"{name}-secrets"}, "type": "Opaque",
-         "data": {"ipsec.secrets": base64.b64encode(secrets.encode()).decode(),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {**meta, "name": n["config"]}, "data": conf},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {**meta, "name": n["secrets"]}, "type": "Opaque",
+         "data": {"secrets.conf": base64.b64encode(secrets.encode()).decode(),
                   SALT_KEY: base64.b64encode(salt.encode()).decode()}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": dict(meta), "spec": {
             "replicas": 1,
             "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": {"app": APP_LABEL, "release": params["name"]}},
+            "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": labels, "annotations": {
-                    "secure-cluster.containers-workload/config-checksum": checksum(salt, conf, secrets)}},
-                "spec": {
-                    "serviceAccountName": name,
+                    CHECKSUM_ANNOTATION: checksum(salt, *(conf[k] for k in sorted(conf)), secrets)}},
+                "spec": without_empty({
+                    "serviceAccountName": n["base"],
                     "nodeSelector": params["node_selector"],
                     "tolerations": params["tolerations"],
-                    "containers": [{
-                        "name": "strongswan", "image": params["image"],
-                        "ports": [{"name": "ike", "containerPort": 500, "protocol": "UDP"},
-                                  {"name": "nat-t", "containerPort": 4500, "protocol": "UDP"}],
-                        "securityContext": security,
-                        "volumeMounts": [
-                            {"name": "config", "mountPath": "/etc/ipsec.conf", "subPath": "ipsec.conf",
-                             "readOnly": True},
-                            {"name": "secrets", "mountPath": "/etc/ipsec.secrets", "subPath": "ipsec.secrets",
-                             "readOnly": True}],
-                    }],
-                    "volumes": [{"name": "config", "configMap": {"name": f"{name}-config"}},
-                                {"name": "secrets", "secret": {"secretName": f"{name}-secrets",
-                                                               "defaultMode": 0o400}}],
-                },
+                    "containers": [container],
+                    "volumes": [{"name": "config", "configMap": {"name": n["config"]}},
+                                {"name": "secrets", "secret": {
+                                    "secretName": n["secrets"], "defaultMode": 0o400,
+                                    "items": [{"key": "secrets.conf", "path": "secrets.conf"}]}}],
+                }),
             },
         }},
         service(params, meta),
+        {"apiVersion": "v1", "kind": "Service", "metadata": {**meta, "name": n["pod_service"]}, "spec": {
+            "clusterIP": "None", "publishNotReadyAddresses": True, "selector": selector,
+            "ports": [{"name": "ike", "port": 500, "targetPort": 500, "protocol": "UDP"}]}},
     ]
+    if params["routes"]:
+        out.append(routes_daemonset(params, labels))
     return out
 
 
+def without_empty(spec: dict) -> dict:
+    """The API server drops empty maps and lists; leaving them out keeps re-runs from seeing a difference."""
+    return {k: v for k, v in spec.items() if v not in ({}, [], None)}
+
+
+def routes_daemonset(params: dict, labels: dict) -> dict:
+    n = names(params)
+    routes_labels = {**labels, "app": f"{APP_LABEL}-routes"}
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": n["routes"], "namespace": params["namespace"], "labels": routes_labels},
+            "spec": {
+                "selector": {"matchLabels": {"app": f"{APP_LABEL}-routes", "release": params["name"]}},
+                "updateStrategy": {"type": "RollingUpdate"},
+                "template": {"metadata": {"labels": routes_labels}, "spec": without_empty({
+                    "hostNetwork": True,
+                    "dnsPolicy": "ClusterFirstWithHostNet",
+                    "serviceAccountName": n["base"],
+                    "nodeSelector": params["routes_node_selector"],
+                    "tolerations": params["tolerations"],
+                    "terminationGracePeriodSeconds": 10,
+                    "containers": [{
+                        "name": "routes", "image": params["image"],
+                        "command": ["/bin/sh", "-c", ROUTES_SCRIPT],
+                        "env": [{"name": "VPN_POD_HOST", "value": vpn_pod_host(params)},
+                                {"name": "REMOTE_SUBNETS", "value": " ".join(subnets(params["remote"]["subnet"]))},
+                                {"name": "INTERVAL", "value": "10"}],
+                        "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
+                    }],
+                })},
+            }}
+
+
 def object_refs(params: dict) -> list[dict]:
-    """The VPN's objects by kind and name only, in creation order (for removal)."""
-    name, namespace = f"{params['name']}-strongswan", params["namespace"]
-    refs = [("v1", "ServiceAccount", name), ("v1", "ConfigMap", f"{name}-config"),
-            ("v1", "Secret", f"{name}-secrets"), ("apps/v1", "Deployment", name), ("v1", "Service", name)]
+    """The VPN's objects by kind and name only, in creation order (for removal: all of them, routes included)."""
+    n, namespace = names(params), params["namespace"]
+    refs = [("v1", "ServiceAccount", n["base"]), ("v1", "ConfigMap", n["config"]), ("v1", "Secret", n["secrets"]),
+            ("apps/v1", "Deployment", n["base"]), ("v1", "Service", n["base"]), ("v1", "Service", n["pod_service"]),
+            ("apps/v1", "DaemonSet", n["routes"])]
     out = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}] if params["create_namespace"] else []
-    return out + [{"apiVersion": v, "kind": k, "metadata": {"name": n, "namespace": namespace}} for v, k, n in refs]
+    return out + [{"apiVersion": v, "kind": k, "metadata": {"name": name, "namespace": namespace}} for v, k, name in refs]
 
 
 def service(params: dict, meta: dict) -> dict:
+    """The IKE endpoint. Not-ready pods stay behind it: readiness reports the tunnel, which IKE must reach first."""
     spec = {"type": "LoadBalancer",
             "selector": {"app": APP_LABEL, "release": params["name"]},
+            "publishNotReadyAddresses": True,
             "ports": [{"name": "ike", "port": 500, "targetPort": 500, "protocol": "UDP"},
                       {"name": "nat-t", "port": 4500, "targetPort": 4500, "protocol": "UDP"}]}
     if params.get("load_balancer_ip"):
@@ -334,7 +592,8 @@ def run(run) -> dict:
         return ensure_objects(kube, object_refs(params), "absent", run.check_mode, wait_timeout=params["wait_timeout"])
     salt = checksum_salt(kube.get_or_none(secret_path(params)))
     result = ensure_objects(kube, objects(params, salt), "present", run.check_mode)
-    result["ipsec_conf"] = render_ipsec_conf(params)
+    result["swanctl_conf"] = render_swanctl_conf(params)
+    result["strongswan_conf"] = render_strongswan_conf(params)
     result["warnings_weak_algorithms"] = weak_algorithms(params)
     result["warnings"] = [f"proposal uses the weak algorithm '{weak}'" for weak in result["warnings_weak_algorithms"]]
     return result

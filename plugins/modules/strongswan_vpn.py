@@ -12,12 +12,20 @@ description:
   - Runs strongSwan in the cluster to connect it to an on-prem network, like the IKS C(iks-charts/strongswan)
     Helm chart, whose values the options mirror (C(ipsec.*), C(local.*), C(remote.*), C(preshared.secret)
     is O(preshared_secret), C(loadBalancerIP) is O(load_balancer_ip), and so on).
-  - Renders C(ipsec.conf) into a ConfigMap and C(ipsec.secrets) into a B(Secret) (the chart keeps the PSK in
-    a ConfigMap; this module does not), a Deployment pinned to edge nodes with the edge tolerations and only
-    the C(NET_ADMIN) capability, and a LoadBalancer Service for UDP 500 and 4500 (private or public through
-    the provider's annotation).
+  - Renders C(swanctl.conf) and C(strongswan.conf) into a ConfigMap and the C(secrets) section with the PSK
+    into a B(Secret) (the chart keeps the PSK in a ConfigMap; this module does not). The chart values map onto
+    swanctl.conf (strongSwan 6 removed C(ipsec.conf) and the C(ipsec) starter).
+  - The VPN Deployment is pinned to edge nodes with the edge tolerations and only the C(NET_ADMIN) capability;
+    its C(command) runs charon in the foreground with its log as the container log (kubectl logs), and charon runs C(swanctl --load-all).
+    O(remote.private_ip_to_ping) is its readiness probe.
+  - A routes DaemonSet routes every node's traffic for O(remote.subnet) to the VPN pod, so all pods reach the
+    on-prem network (unless O(routes=false)). A LoadBalancer Service for UDP 500 and 4500 (private or public
+    through the provider's annotation) and a headless Service for the VPN pod's address complete it.
+  - Options the image cannot do (IKEv1 or O(enable_pod_snat) on the default IKEv2-only image without
+    iptables) are refused with the reason; see O(image_flavor).
   - A configuration change updates the objects in place, and a checksum annotation rolls the VPN pod; the
-    VPN is never uninstalled to apply a change. O(state=absent) deletes the objects and waits until they are gone.
+    VPN is never uninstalled to apply a change. O(state=absent) deletes every object, the routes DaemonSet
+    included (its pods remove their routes when they stop), and waits until they are gone.
   - Validates everything before the first write, with messages that say what to use instead.
 author:
   - secure_cluster maintainers (@containers-workload)
@@ -40,9 +48,23 @@ options:
     type: bool
     default: true
   image:
-    description: strongSwan container image for the VPN pod.
+    description:
+      - strongSwan container image for the VPN pod and the routes DaemonSet.
+      - The default is the strongSwan maintainer's image (github.com/strongX509/docker), strongSwan 5.9.14
+        with swanctl, IKEv2 only, iproute2, no iptables.
+      - C(extensions/strongswan/Containerfile) in this collection builds an equivalent image from Debian
+        packages (with IKEv1 and iptables) for your own registry; use it with O(image_flavor=debian).
     type: str
     default: docker.io/strongx509/strongswan:5.9.14
+  image_flavor:
+    description:
+      - What O(image) contains. C(strongx509) for the default image (charon at C(/usr/libexec/ipsec/charon),
+        IKEv2 only, no iptables); C(debian) for an image built from C(extensions/strongswan/Containerfile)
+        (charon at C(/usr/lib/ipsec/charon), IKEv1 and IKEv2, iptables).
+      - Options the flavor cannot do are refused before anything is written.
+    type: str
+    choices: [strongx509, debian]
+    default: strongx509
   ipsec:
     description: IPsec connection settings (chart values C(ipsec.*)).
     type: dict
@@ -65,11 +87,11 @@ options:
         type: str
         default: add
       closeaction:
-        description: What to do when the peer closes the CHILD SA.
+        description: What to do when the peer closes the CHILD SA (C(none), C(clear), C(hold), C(restart)).
         type: str
         default: restart
       dpdaction:
-        description: What to do when dead peer detection times out.
+        description: What to do when dead peer detection times out (C(none) turns DPD off, C(clear), C(hold), C(restart)).
         type: str
         default: restart
       ikelifetime:
@@ -89,7 +111,10 @@ options:
         type: str
         default: "%forever"
       additional_options:
-        description: More C(ipsec.conf) options for the connection, as a mapping.
+        description:
+          - "More swanctl.conf settings, as a mapping, for example C({mobike: no}). Connection settings go into
+            the connection, CHILD SA settings (such as C(inactivity) or C(replay_window)) into its child."
+          - Settings rendered from other options, and C(ipsec.conf) option names, are refused.
         type: dict
         default: {}
   local:
@@ -124,7 +149,10 @@ options:
         type: str
         default: on-prem
       private_ip_to_ping:
-        description: An on-prem address for connectivity checks; must be in O(remote.subnet).
+        description:
+          - An on-prem address in O(remote.subnet). The VPN pod's readiness probe pings it through the tunnel,
+            so the pod is ready only while the tunnel carries traffic.
+          - Without it, the pod is ready while its IKE SA is established.
         type: str
   preshared_secret:
     description:
@@ -141,9 +169,27 @@ options:
     type: str
     default: 172.21.0.0/16
   enable_pod_snat:
-    description: Pods reach the on-prem network with the VPN pod's address, so O(local.subnet) need not include the pod network.
+    description:
+      - Pods reach the on-prem network with the VPN pod's address (SNAT in the VPN pod), so O(local.subnet)
+        need not include the pod network; the tunnel's local traffic selectors add the VPN pod's own address.
+      - Needs iptables in the image (O(image_flavor=debian)).
     type: bool
     default: false
+  routes:
+    description:
+      - Deploy the routes DaemonSet (host network, C(NET_ADMIN)) that routes O(remote.subnet) to the VPN pod on
+        every node, so every pod's traffic to the on-prem network enters the tunnel. It finds the VPN pod
+        through the headless Service C(<name>-strongswan-pod) and follows it when it moves.
+    type: bool
+    default: true
+  routes_node_selector:
+    description: Nodes the routes DaemonSet runs on (all nodes by default); it has the O(tolerations) of the VPN pod.
+    type: dict
+    default: {}
+  cluster_domain:
+    description: The cluster's DNS domain, for the name of the VPN pod the routes DaemonSet resolves.
+    type: str
+    default: cluster.local
   enable_service_source_ip:
     description: Keep the client's source IP (C(externalTrafficPolicy=Local) on the Service).
     type: bool
@@ -181,7 +227,7 @@ options:
     type: bool
     default: false
   logging:
-    description: charon log levels per subsystem (C(charondebug)); C(ike) and C(knl) must be at least 1 for route setup.
+    description: charon log levels (container log) per subsystem (C(default), C(ike), C(knl), C(cfg), ...); C(ike) and C(knl) must be at least 1.
     type: dict
     default: {ike: 2, knl: 2, cfg: 1}
   force:
@@ -220,6 +266,21 @@ EXAMPLES = r"""
       esp: aes256-sha256!
     private: true
 
+- name: The cluster initiates; pods leave with the VPN pod's address (image built from extensions/strongswan)
+  containers_workload.secure_cluster.strongswan_vpn:
+    image: registry.example.com/strongswan:5.9.8-debian
+    image_flavor: debian
+    enable_pod_snat: true
+    local:
+      subnet: [172.21.0.0/16]
+    remote:
+      gateway: 198.51.100.7
+      subnet: [192.168.100.0/24]
+      private_ip_to_ping: 192.168.100.1
+    preshared_secret: "{{ vault_vpn_psk }}"
+    ipsec:
+      auto: start
+
 - name: Remove the VPN (waits until its objects are gone)
   containers_workload.secure_cluster.strongswan_vpn:
     state: absent
@@ -231,9 +292,14 @@ objects:
   returned: always
   type: list
   elements: dict
-  sample: [{kind: ConfigMap, namespace: strongswan, name: vpn-strongswan-config, changed: true}]
-ipsec_conf:
-  description: The rendered ipsec.conf.
+  sample: [{kind: ConfigMap, namespace: strongswan, name: vpn-strongswan-config, changed: true},
+           {kind: DaemonSet, namespace: strongswan, name: vpn-strongswan-routes, changed: true}]
+swanctl_conf:
+  description: The rendered swanctl.conf (the secrets section, in the Secret, is not part of it).
+  returned: when state is present
+  type: str
+strongswan_conf:
+  description: The rendered strongswan.conf (plugins, logging to the container log, start script C(swanctl --load-all)).
   returned: when state is present
   type: str
 warnings_weak_algorithms:
@@ -255,6 +321,7 @@ ARGUMENT_SPEC = {
     "namespace": {"type": "str", "default": "strongswan"},
     "create_namespace": {"type": "bool", "default": True},
     "image": {"type": "str", "default": "docker.io/strongx509/strongswan:5.9.14"},
+    "image_flavor": {"type": "str", "default": "strongx509", "choices": list(strongswan.FLAVORS)},
     "ipsec": {"type": "dict", "default": {}, "options": {
         "keyexchange": {"type": "str", "default": "ikev2", "no_log": False},
         "ike": {"type": "str", "default": ""},
@@ -283,6 +350,9 @@ ARGUMENT_SPEC = {
     "cluster_service_subnet": {"type": "str", "default": "172.21.0.0/16"},
     "enable_pod_snat": {"type": "bool", "default": False},
     "enable_service_source_ip": {"type": "bool", "default": False},
+    "routes": {"type": "bool", "default": True},
+    "routes_node_selector": {"type": "dict", "default": {}},
+    "cluster_domain": {"type": "str", "default": "cluster.local"},
     "load_balancer_ip": {"type": "str"},
     "private": {"type": "bool", "default": False},
     "provider": {"type": "str", "default": "ibm", "choices": list(providers.PROVIDERS)},

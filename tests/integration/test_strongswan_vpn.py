@@ -40,7 +40,7 @@ def test_check_mode_predicts_the_install_and_writes_nothing(iks_cluster, vpn):
     result = run_module(iks_cluster, "strongswan_vpn", vpn, check_mode=True, diff=True)
     assert result["changed"] is True
     assert [o["kind"] for o in result["objects"]] == ["Namespace", "ServiceAccount", "ConfigMap", "Secret",
-                                                      "Deployment", "Service"]
+                                                      "Deployment", "Service", "Service", "DaemonSet"]
     assert iks_cluster.writes_since(mark) == []
 
 
@@ -81,14 +81,15 @@ def test_a_config_change_updates_in_place_and_rolls_the_pod(iks_cluster, vpn):
     changed = run_module(iks_cluster, "strongswan_vpn", {**vpn, "remote": {"subnet": ["192.168.200.0/24"]}},
                          diff=True)
     assert changed["changed"]
-    assert {o["kind"] for o in changed["objects"] if o["changed"]} == {"ConfigMap", "Deployment"}
+    # The routes DaemonSet routes the new remote subnet.
+    assert {o["kind"] for o in changed["objects"] if o["changed"]} == {"ConfigMap", "Deployment", "DaemonSet"}
     after = apps.read_namespaced_deployment("vpn-strongswan", vpn["namespace"])
     assert after.metadata.uid == before.metadata.uid
     key = "secure-cluster.containers-workload/config-checksum"
     assert after.spec.template.metadata.annotations[key] != before.spec.template.metadata.annotations[key]
     conf = client.CoreV1Api(iks_cluster.client()).read_namespaced_config_map(
-        "vpn-strongswan-config", vpn["namespace"]).data["ipsec.conf"]
-    assert "rightsubnet=192.168.200.0/24\n" in conf
+        "vpn-strongswan-config", vpn["namespace"]).data["swanctl.conf"]
+    assert "        remote_ts = 192.168.200.0/24\n" in conf
 
 
 def test_bad_settings_fail_before_any_write(iks_cluster, vpn):
@@ -105,7 +106,8 @@ def test_removal_waits_until_the_objects_are_gone(iks_cluster, vpn):
     from kubernetes import client
     run_module(iks_cluster, "strongswan_vpn", vpn)
     removed = run_module(iks_cluster, "strongswan_vpn", {"state": "absent", "namespace": vpn["namespace"]})
-    assert removed["changed"] and len(removed["objects"]) == 6
+    assert removed["changed"] and len(removed["objects"]) == 8
+    assert "DaemonSet" in {o["kind"] for o in removed["objects"]}
     core = client.CoreV1Api(iks_cluster.client())
     assert vpn["namespace"] not in {n.metadata.name for n in core.list_namespace().items}
     again = run_module(iks_cluster, "strongswan_vpn", {"state": "absent", "namespace": vpn["namespace"]})

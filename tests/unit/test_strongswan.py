@@ -1,4 +1,4 @@
-"""strongSwan options -> validated ipsec.conf, ipsec.secrets and Kubernetes objects."""
+"""strongSwan options -> validated swanctl.conf, strongswan.conf, secrets and Kubernetes objects."""
 
 import base64
 import copy
@@ -13,6 +13,7 @@ PSK = "Zt4q9V1mXr7LcW2pK8sY5nB3"
 SALT = "5f0c2a9e3b7d41c8a6e2f1b0d9c8e7a6"
 BASE = {
     "name": "vpn", "namespace": "strongswan", "create_namespace": True, "image": "strongswan:5.9",
+    "image_flavor": "strongx509", "routes": True, "routes_node_selector": {}, "cluster_domain": "cluster.local",
     "ipsec": {"keyexchange": "ikev2", "ike": "aes256-sha256-modp2048!", "esp": "aes256-sha256!", "auto": "add",
               "closeaction": "restart", "dpdaction": "restart", "ikelifetime": "3h", "lifetime": "1h",
               "margintime": "9m", "keyingtries": "%forever", "additional_options": {}},
@@ -63,6 +64,15 @@ def test_good_settings_validate_cleanly():
     ({"preshared_secret": "strongswan-preshared-secret"}, "preshared_secret is the chart's placeholder value"),
     ({"preshared_secret": "short"}, "preshared_secret is only 5 characters"),
     ({"load_balancer_ip": "10.0.0.300"}, "load_balancer_ip '10.0.0.300' is not an IP address"),
+    ({"ipsec__keyexchange": "ikev1", "local__subnet": ["172.30.0.0/16"]}, "cannot do IKEv1; use ikev2"),
+    ({"enable_pod_snat": True}, "enable_pod_snat needs iptables in the VPN pod"),
+    ({"ipsec__esp": "serpent256-sha256"}, "ipsec.esp uses serpent256, which the image strongswan:5.9"),
+    ({"ipsec__closeaction": "restart-now"}, "ipsec.closeaction 'restart-now' is not one of none, clear, hold, restart"),
+    ({"ipsec__margintime": "2h", "ipsec__lifetime": "1h"}, "ipsec.margintime 2h must be shorter than ipsec.lifetime"),
+    ({"ipsec__keyingtries": "often"}, "ipsec.keyingtries 'often' is not a number"),
+    ({"ipsec__additional_options": {"leftfirewall": "yes"}}, "'leftfirewall' is not a swanctl.conf connection"),
+    ({"logging": {"ike": 2, "knl": 2, "kernel": 1}}, "logging subsystem 'kernel' is not one of"),
+    ({"cluster_domain": "Cluster_Local"}, "cluster_domain 'Cluster_Local' is not a DNS domain"),
 ])
 def test_each_bad_setting_is_reported_with_the_value_and_the_fix(changes, message):
     errors = strongswan.param_errors(params(**changes))
@@ -70,7 +80,13 @@ def test_each_bad_setting_is_reported_with_the_value_and_the_fix(changes, messag
 
 
 def test_pod_snat_lets_local_subnet_omit_the_pod_network():
-    assert strongswan.param_errors(params(local__subnet=["172.21.0.0/16"], enable_pod_snat=True)) == []
+    assert strongswan.param_errors(params(local__subnet=["172.21.0.0/16"], enable_pod_snat=True,
+                                      image_flavor="debian")) == []
+
+
+def test_the_debian_flavor_can_do_ikev1():
+    assert strongswan.param_errors(params(ipsec__keyexchange="ikev1", local__subnet=["172.30.0.0/16"],
+                                      image_flavor="debian")) == []
 
 
 def test_force_accepts_a_short_psk_but_never_a_malformed_one():
@@ -83,21 +99,84 @@ def test_strict_proposals_with_aead_ciphers_are_valid():
     assert strongswan.proposal_errors("ipsec.esp", "aes256gcm16-noesn,chacha20poly1305!", ike=False) == []
 
 
-def test_ipsec_conf_has_the_connection_as_the_chart_values_describe():
-    conf = strongswan.render_ipsec_conf(params(remote__gateway="203.0.113.5", ipsec__auto="start"))
-    for line in ("conn k8s-conn", "keyexchange=ikev2", "authby=secret", "leftsubnet=172.30.0.0/16,172.21.0.0/16",
-                 "leftid=ibm-cloud", "right=203.0.113.5", "rightsubnet=192.168.100.0/24", "rightid=on-prem",
-                 "auto=start", "ike=aes256-sha256-modp2048!", "esp=aes256-sha256!", 'charondebug="cfg 1, ike 2, knl 2"'):
-        assert f"{line}\n" in conf
+def test_swanctl_conf_maps_the_chart_values():
+    conf = strongswan.render_swanctl_conf(params(remote__gateway="203.0.113.5", ipsec__auto="start",
+                                                 ipsec__additional_options={"mobike": "no", "inactivity": "300"}))
+    for line in ("connections {", "  k8s-conn {", "    version = 2", "    remote_addrs = 203.0.113.5",
+                 "    proposals = aes256-sha256-modp2048",  # '!' (strict): no defaults appended
+                 "    rekey_time = 10260s", "    over_time = 540s",  # 3h - 9m, 9m
+                 "    keyingtries = 0", "    unique = replace", "    dpd_delay = 30s", "    mobike = no",
+                 "      id = ibm-cloud", "      id = on-prem", "      auth = psk",
+                 "        local_ts = 172.30.0.0/16, 172.21.0.0/16", "        remote_ts = 192.168.100.0/24",
+                 "        esp_proposals = aes256-sha256", "        rekey_time = 3060s", "        life_time = 3600s",
+                 "        start_action = start", "        close_action = start", "        dpd_action = restart",
+                 "        inactivity = 300", "include conf.d/*.conf"):
+        assert f"{line}\n" in conf, (line, conf)
     assert PSK not in conf
+    assert "    proposals = aes256-sha256-modp2048, default\n" in strongswan.render_swanctl_conf(
+        params(ipsec__ike="aes256-sha256-modp2048"))
+    assert "version = 0\n" in strongswan.render_swanctl_conf(params(ipsec__keyexchange="ike"))
+    assert "start_action = trap\n" in strongswan.render_swanctl_conf(params(ipsec__auto="route"))
+    snat = strongswan.render_swanctl_conf(params(enable_pod_snat=True, local__subnet=["172.21.0.0/16"]))
+    assert "local_ts = 172.21.0.0/16, dynamic\n" in snat
+
+
+def test_strongswan_conf_logs_to_the_container_and_loads_swanctl():
+    conf = strongswan.render_strongswan_conf(params())
+    assert "    stderr {\n" in conf and "      ike = 2\n" in conf and "      default = 1\n" in conf
+    assert "    load-all = swanctl --load-all --noprompt\n" in conf
+    assert "include strongswan.d/charon/*.conf" in conf
 
 
 def test_psk_lives_in_a_secret_and_never_in_the_configmap():
     objs = {o["kind"]: o for o in strongswan.objects(params(), SALT)}
     assert PSK not in str(objs["ConfigMap"])
-    secret = base64.b64decode(objs["Secret"]["data"]["ipsec.secrets"]).decode()
-    assert secret == f'ibm-cloud on-prem : PSK "{PSK}"\n'
+    secret = base64.b64decode(objs["Secret"]["data"]["secrets.conf"]).decode()
+    assert f"secret = 0s{base64.b64encode(PSK.encode()).decode()}\n" in secret
+    assert "id-local = ibm-cloud\n" in secret and "id-remote = on-prem\n" in secret
     assert PSK not in str(mask_secrets(objs["Secret"]))
+
+
+def test_the_vpn_pod_runs_charon_with_the_config_mounted_where_the_image_reads_it():
+    deployment = next(o for o in strongswan.objects(params(), SALT) if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["/usr/libexec/ipsec/charon"]
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {
+        "/etc/strongswan.conf", "/etc/swanctl/swanctl.conf", "/etc/swanctl/conf.d"}
+    debian = next(o for o in strongswan.objects(params(image_flavor="debian", enable_pod_snat=True), SALT)
+                  if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert debian["command"][:2] == ["/bin/sh", "-c"]
+    assert ('iptables -t nat -A POSTROUTING -s 172.30.0.0/16 -d 192.168.100.0/24 -j SNAT --to-source "$POD_IP"'
+            in debian["command"][2])
+    assert debian["command"][2].endswith("exec /usr/lib/ipsec/charon\n")
+
+
+def test_private_ip_to_ping_is_the_readiness_probe():
+    def probe(p):
+        deployment = next(o for o in strongswan.objects(p, SALT) if o["kind"] == "Deployment")
+        return deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]
+    assert probe(params(remote__private_ip_to_ping="192.168.100.7")) == ["ping", "-c", "1", "-W", "2",
+                                                                         "192.168.100.7"]
+    assert "ESTABLISHED" in probe(params())[-1]
+    lb = next(o for o in strongswan.objects(params(), SALT) if o["kind"] == "Service")
+    assert lb["spec"]["publishNotReadyAddresses"] is True  # IKE must reach a pod whose tunnel is down
+
+
+def test_routes_daemonset_runs_everywhere_the_vpn_pod_tolerates_and_is_removed_with_it():
+    tolerations = [{"key": "dedicated", "operator": "Equal", "value": "edge", "effect": "NoExecute"}]
+    objs = strongswan.objects(params(tolerations=tolerations, remote__subnet=["192.168.100.0/24", "10.9.0.0/16"]),
+                              SALT)
+    routes = next(o for o in objs if o["kind"] == "DaemonSet")
+    pod = routes["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True and pod["tolerations"] == tolerations and "nodeSelector" not in pod
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["REMOTE_SUBNETS"] == "192.168.100.0/24 10.9.0.0/16"
+    assert env["VPN_POD_HOST"] == "vpn-strongswan-pod.strongswan.svc.cluster.local"
+    headless = next(o for o in objs if o["metadata"]["name"] == "vpn-strongswan-pod")
+    assert headless["spec"]["clusterIP"] == "None"
+    refs = {(o["kind"], o["metadata"]["name"]) for o in strongswan.object_refs(params())}
+    assert {(o["kind"], o["metadata"]["name"]) for o in objs} == refs
+    assert "DaemonSet" not in {o["kind"] for o in strongswan.objects(params(routes=False), SALT)}
 
 
 def test_vpn_pod_runs_on_edge_nodes_with_net_admin_only():
@@ -120,8 +199,8 @@ def test_a_config_change_changes_the_pod_checksum_so_the_pod_rolls():
     # Keyed by the salt kept in the Secret: the annotation alone does not let anyone test PSK guesses.
     assert checksum(params()) != checksum(params(), salt="another-salt")
     objs = {o["kind"]: o for o in strongswan.objects(params(), SALT)}
-    conf = objs["ConfigMap"]["data"]["ipsec.conf"]
-    secrets = base64.b64decode(objs["Secret"]["data"]["ipsec.secrets"]).decode()
+    conf = objs["ConfigMap"]["data"]["swanctl.conf"]
+    secrets = base64.b64decode(objs["Secret"]["data"]["secrets.conf"]).decode()
     assert checksum(params()) != hashlib.sha256(f"{conf}\0{secrets}".encode()).hexdigest()
     assert strongswan.checksum_salt(objs["Secret"]) == SALT
     assert strongswan.checksum_salt(None) != strongswan.checksum_salt(None)
