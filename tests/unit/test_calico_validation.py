@@ -256,8 +256,8 @@ def test_rules_are_stored_with_empty_source_and_destination_like_calicoctl():
 
 def test_objects_stored_with_or_without_empty_source_compare_equal():
     """A re-run over objects written by calicoctl (source: {}) or by earlier releases (no source) writes nothing."""
-    desired = resources.with_defaults(gnp({"ingress": [{"action": "Allow", "protocol": "TCP",
-                                                         "destination": {"ports": [22]}}]}))
+    rule = {"action": "Allow", "protocol": "TCP", "destination": {"ports": [22]}}
+    desired = resources.with_defaults(gnp({"ingress": [rule]}))
     calicoctl = {"apiVersion": "crd.projectcalico.org/v1", "kind": "GlobalNetworkPolicy",
                  "metadata": {"name": "default.p"},
                  "spec": {"types": ["Ingress"], "ingress": [{"action": "Allow", "protocol": "TCP", "source": {},
@@ -267,8 +267,8 @@ def test_objects_stored_with_or_without_empty_source_compare_equal():
     older["spec"]["ingress"][0]["destination"]["ports"] = ["22"]
     assert resources.same(desired, resources.from_crd(calicoctl))
     assert resources.same(desired, resources.from_crd(older))
-    wider = resources.with_defaults(gnp({"ingress": [{"action": "Allow", "protocol": "TCP",
-                                                       "destination": {"ports": [22, 80]}}]}))
+    wider_rule = {"action": "Allow", "protocol": "TCP", "destination": {"ports": [22, 80]}}
+    wider = resources.with_defaults(gnp({"ingress": [wider_rule]}))
     assert not resources.same(wider, resources.from_crd(calicoctl))
 
 

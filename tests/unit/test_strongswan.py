@@ -80,13 +80,13 @@ def test_each_bad_setting_is_reported_with_the_value_and_the_fix(changes, messag
 
 
 def test_pod_snat_lets_local_subnet_omit_the_pod_network():
-    assert strongswan.param_errors(params(local__subnet=["172.21.0.0/16"], enable_pod_snat=True,
-                                      image_flavor="debian")) == []
+    snat = params(local__subnet=["172.21.0.0/16"], enable_pod_snat=True, image_flavor="debian")
+    assert strongswan.param_errors(snat) == []
 
 
 def test_the_debian_flavor_can_do_ikev1():
-    assert strongswan.param_errors(params(ipsec__keyexchange="ikev1", local__subnet=["172.30.0.0/16"],
-                                      image_flavor="debian")) == []
+    ikev1 = params(ipsec__keyexchange="ikev1", local__subnet=["172.30.0.0/16"], image_flavor="debian")
+    assert strongswan.param_errors(ikev1) == []
 
 
 def test_force_accepts_a_short_psk_but_never_a_malformed_one():

@@ -108,7 +108,7 @@ def qualified_name_problem(key) -> str | None:
     """Kubernetes IsQualifiedName: an optional DNS subdomain prefix and '/', then a name of 63 at most."""
     if not isinstance(key, str):
         return "must be a string"
-    prefix, _, name = key.rpartition("/") if "/" in key else ("", "", key)
+    prefix, name = key.rsplit("/", 1) if "/" in key else ("", key)
     if "/" in prefix:
         return "has more than one '/'"
     if "/" in key and (not prefix or len(prefix) > NAME_LIMIT or not SUBDOMAIN_NAME.match(prefix)):
