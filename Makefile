@@ -47,6 +47,7 @@ $(PUBLISH_VENV)/.installed: requirements-publish.txt
 	$(PYTHON) -m venv $(PUBLISH_VENV)
 	$(PUBLISH_VENV)/bin/pip install --quiet --upgrade pip
 	$(PUBLISH_VENV)/bin/pip install --quiet -r requirements-publish.txt
+	touch $@
 
 ibm-venv: $(IBM_VENV)/.installed
 $(IBM_VENV)/.installed: tests/requirements-ibm.txt
@@ -107,6 +108,7 @@ test: lint sanity unit publish-check molecule integration
 bench: collection binaries
 	python tests/bench/edge_nodes
 	python tests/bench/calico_policies
+	python tests/bench/secure_cluster
 
 # The tarball to publish: ansible-galaxy collection publish $(TARBALL) --api-key ... (README.md).
 build: collection
