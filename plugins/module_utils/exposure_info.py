@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import ingress_path, providers
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import guard, walk
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import from_crd
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.validation import one_resource_errors
@@ -131,6 +131,7 @@ def run(run) -> dict:
     findings += pod_findings(pods, nodes, edge_labels, edge_taints)
     edge_nodes = sorted(n["metadata"]["name"] for n in nodes if is_edge_node(n, edge_labels))
     findings += namespace_findings(namespaces, k8s_policies, calico_nps)
+    findings += ingress_path_findings(services, ingresses, pods, namespaces, k8s_policies, nodes)
     vpn = [d for d in deployments if (d["metadata"].get("labels") or {}).get("app") == "strongswan"]
     for deployment in vpn:
         ready = (deployment.get("status") or {}).get("readyReplicas") or 0
@@ -266,6 +267,56 @@ def pod_findings(pods: list[dict], nodes: list[dict], edge_labels: dict, edge_ta
 def denies_all(policy: dict) -> bool:
     spec = policy.get("spec") or {}
     return spec.get("podSelector") == {} and "Ingress" in (spec.get("policyTypes") or ["Ingress"]) and not spec.get("ingress")
+
+
+def ingress_path_findings(services: list[dict], ingresses: list[dict], pods: list[dict], namespaces: list[dict],
+                          policies: list[dict], nodes: list[dict]) -> list[dict]:
+    """Exposed apps that namespace isolation cuts off: a LoadBalancer or NodePort Service whose pods do not
+    admit the nodes (where kube-proxy SNATs its traffic from), an Ingress whose backend pods do not admit the
+    ingress controller pods. Kubernetes NetworkPolicies only; a namespace without them is not checked."""
+    guarded = {p["metadata"]["namespace"] for p in policies}
+    labels_of = {n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in namespaces}
+    node_ips = [cidr.split("/")[0] for cidr in ingress_path.node_sources(nodes)][:1]
+    controllers = [{"namespace": p["metadata"]["namespace"], "pod_labels": p["metadata"].get("labels") or {},
+                    "namespace_labels": labels_of.get(p["metadata"]["namespace"], {})}
+                   for p in pods if ingress_path.controller_of(p["metadata"].get("labels") or {})]
+    by_name = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in services}
+
+    def backends(service: dict) -> list[dict]:
+        selector = (service.get("spec") or {}).get("selector") or {}
+        namespace = service["metadata"]["namespace"]
+        found = [p["metadata"].get("labels") or {} for p in pods if p["metadata"]["namespace"] == namespace
+                 and selector and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())]
+        return found or ([selector] if selector else [])
+
+    def reachable(namespace: str, service: dict, sources: list[dict]) -> bool:
+        return any(ingress_path.admits(policies, namespace, labels, source)
+                   for labels in backends(service) for source in sources)
+
+    out = []
+    for service in services:
+        namespace, kind = service["metadata"]["namespace"], (service.get("spec") or {}).get("type")
+        if namespace in guarded and kind in ingress_path.EXPOSED_TYPES and node_ips and backends(service) \
+                and not reachable(namespace, service, [{"ip": ip} for ip in node_ips]):
+            out.append(finding("medium", "Service", f"{namespace}/{service['metadata']['name']}",
+                               f"{kind} Service cut off by namespace isolation: its pods do not admit the nodes, "
+                               f"where its traffic arrives from",
+                               "role namespace_isolation with namespace_isolation_ingress_path: true"))
+    for ingress in ingresses:
+        namespace = ingress["metadata"]["namespace"]
+        if namespace not in guarded or not controllers:
+            continue
+        names = {path.get("backend", {}).get("service", {}).get("name")
+                 for rule in (ingress.get("spec") or {}).get("rules") or []
+                 for path in (rule.get("http") or {}).get("paths") or []} - {None}
+        for name in sorted(names):
+            service = by_name.get((namespace, name))
+            if service and backends(service) and not reachable(namespace, service, controllers):
+                out.append(finding("medium", "Ingress", f"{namespace}/{ingress['metadata']['name']}",
+                                   f"backend {name} cut off by namespace isolation: its pods do not admit the "
+                                   f"ingress controller pods", "role namespace_isolation with "
+                                   "namespace_isolation_ingress_path: true"))
+    return out
 
 
 def namespace_findings(namespaces: list[dict], k8s_policies: list[dict], calico_nps: list[dict]) -> list[dict]:

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import ingress_path
+
 IBM_IP_TYPE = "service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type"
 IBM_ZONE = "service.kubernetes.io/ibm-load-balancer-cloud-provider-zone"
 IBM_VLAN = "service.kubernetes.io/ibm-load-balancer-cloud-provider-vlan"
@@ -82,10 +84,12 @@ def calico_components(kube) -> dict:
 def run(run) -> dict:
     """The provider_info module: the provider (given or detected), its private annotations, the networks."""
     params, provider, out = run.params, run.params["provider"], {}
-    if provider == "auto" or params["networks"]:
+    if provider == "auto" or params["networks"] or params["ingress"]:
         nodes = run.kube.get("/api/v1/nodes")["items"]
         if params["networks"]:
             out = {"networks": cluster_networks(run.kube, nodes), "calico": calico_components(run.kube)}
+        if params["ingress"]:
+            out["ingress_sources"] = ingress_path.sources(run.kube, nodes)
         if provider == "auto":
             provider = detect(nodes)
     return {"provider": provider, "private_annotations": service_annotations(provider, private=True), **out}

@@ -26,6 +26,12 @@ options:
         (RV(calico)), for a host firewall that must keep the cluster talking. Four more reads.
     type: bool
     default: false
+  ingress:
+    description:
+      - Also return where an app's ingress traffic comes from (RV(ingress_sources)), for a namespace isolation
+        that must keep the ingress path open. Three more reads.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - containers_workload.secure_cluster.kube_auth
   - containers_workload.secure_cluster.attributes
@@ -58,6 +64,17 @@ networks:
   type: dict
   sample: {"node_addresses": ["10.176.48.10"], "pod_cidrs": ["172.30.0.0/16"], "service_cidrs": ["172.21.0.0/16"],
            "api_server": [{"address": "10.176.0.5", "port": 6443}]}
+ingress_sources:
+  description:
+    - C(controllers) are the ingress controllers running in the cluster (IKS ALBs, ingress-nginx, Traefik), each
+      with its namespace and the pod label that marks it (C(key), and C(values) or C(null) for the key alone).
+    - C(nodes) are the addresses traffic of LoadBalancer and NodePort Services arrives from (node InternalIPs and
+      Calico tunnel addresses), C(exposed_namespaces) the namespaces that have such Services.
+  returned: when O(ingress) is true
+  type: dict
+  sample: {"controllers": [{"name": "IKS ALB", "namespace": "kube-system", "key": "ingress.cloud.ibm.com/alb-id",
+                            "values": null}],
+           "nodes": ["10.176.48.10/32"], "exposed_namespaces": ["shop"]}
 calico:
   description: C(kube_controllers) is C(namespace/name) of the calico-kube-controllers Deployment, or empty.
   returned: when O(networks) is true
@@ -72,6 +89,7 @@ ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
     "provider": {"type": "str", "default": "auto", "choices": ["auto", *providers.PROVIDERS]},
     "networks": {"type": "bool", "default": False},
+    "ingress": {"type": "bool", "default": False},
 }
 
 

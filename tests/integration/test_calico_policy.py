@@ -153,7 +153,7 @@ def test_namespace_isolation_creates_default_deny_dns_and_same_namespace_policie
         if kind == "kubernetes":
             names = {p.metadata.name for p in
                      client.NetworkingV1Api(iks_cluster.client()).list_namespaced_network_policy(namespace).items}
-            assert names == {"default-deny", "allow-dns", "allow-same-namespace"}
+            assert names == {"default-deny", "allow-dns", "allow-same-namespace", "allow-ingress-path"}
         else:
             items = client.CustomObjectsApi(iks_cluster.client()).list_namespaced_custom_object(
                 "crd.projectcalico.org", "v1", namespace, "networkpolicies")["items"]
