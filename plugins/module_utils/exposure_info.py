@@ -1,16 +1,18 @@
 # Copyright: secure_cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Exposure audit: what in the cluster is reachable from where, read-only.
+"""Exposure audit: what in the cluster is reachable from where, and who can do what (module_utils/access.py),
+read-only.
 
 Every finding has a severity (high, medium, low, info), the object, what is exposed, and the fix (usually a
-role of this collection). Only LIST requests are made, so a view-only kubeconfig is enough.
+role of this collection). Only LIST requests are made, so a view-only kubeconfig is enough; RBAC this identity
+may not list is reported as unknown.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import ingress_path, providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import access, ingress_path, providers
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import guard, walk
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import from_crd
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.validation import one_resource_errors
@@ -122,6 +124,7 @@ def run(run) -> dict:
                       for e in list_or_empty(kube, "/apis/crd.projectcalico.org/v1/hostendpoints")]
     calico_nps = list_or_empty(kube, "/apis/crd.projectcalico.org/v1/networkpolicies")
     deployments = kube.get("/apis/apps/v1/deployments")["items"]
+    rbac = access.read(kube)
     findings, calico_gnps = invalid_policy_findings(calico_gnps)
     findings += service_findings(services, provider, calico_gnps, host_endpoints)
     findings += host_findings(calico_gnps, host_endpoints, felix_failsafe(kube))
@@ -138,6 +141,7 @@ def run(run) -> dict:
         findings.append(finding("info", "VPN", f"{deployment['metadata']['namespace']}/{deployment['metadata']['name']}",
                                 "strongSwan VPN pod " + ("ready" if ready else "not ready"),
                                 "" if ready else "check the VPN pod's logs (ipsec statusall)"))
+    findings += access.findings(rbac, pods, provider)
     findings.sort(key=lambda f: (SEVERITY_ORDER[f["severity"]], f["kind"], f["object"]))
     summary = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in SEVERITY_ORDER}
     summary.update({
@@ -146,6 +150,7 @@ def run(run) -> dict:
         "public_albs_enabled": sum(1 for f in albs if "public" in f["exposure"] and "enabled" in f["exposure"]),
         "vpn": bool(vpn),
         "edge_nodes": len(edge_nodes),
+        "access_unknown": access.unknown_kinds(rbac),
     })
     return {"findings": findings, "summary": summary}
 

@@ -1,0 +1,328 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who can do what: the RBAC part of the exposure audit, read-only.
+
+:func:`read` makes one LIST per kind (ClusterRoles, ClusterRoleBindings, Roles, RoleBindings, ServiceAccounts);
+a kind the identity may not list is ``None`` ("unknown"), never a failure. :func:`findings` is a pure function
+over the listed objects and the pods: bindings that grant a sensitive capability, service accounts whose token
+is mounted into pods and that hold one, ``default`` service accounts with bindings, and what could not be read.
+Kubernetes' own bootstrap RBAC, IKS-managed components and the bindings IBM Cloud IAM keeps in sync are
+recognised and reported as info.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+KINDS = {
+    "ClusterRole": RBAC + "/clusterroles",
+    "ClusterRoleBinding": RBAC + "/clusterrolebindings",
+    "Role": RBAC + "/roles",
+    "RoleBinding": RBAC + "/rolebindings",
+    "ServiceAccount": "/api/v1/serviceaccounts",
+}
+RBAC_GROUP = "rbac.authorization.k8s.io"
+BROAD_GROUPS = ("system:authenticated", "system:unauthenticated", "system:serviceaccounts")
+BROAD_USERS = ("system:anonymous",)
+# Kubernetes labels the RBAC objects the API server creates for itself (controllers, nodes, system:masters).
+BOOTSTRAP_LABEL = ("kubernetes.io/bootstrapping", "rbac-defaults")
+# IKS reconciles its managed add-ons (Calico, CoreDNS, ibm-* components) with this label and reverts edits.
+IKS_MANAGED_LABEL = ("addonmanager.kubernetes.io/mode", "Reconcile")
+# The bindings IBM Cloud IAM service roles are synced into, with the cluster role each must reference.
+IKS_IAM_BINDINGS = {
+    ("ClusterRoleBinding", "ibm-admin"): ("cluster-admin", "IAM Manager service role, all namespaces"),
+    ("RoleBinding", "ibm-operate"): ("admin", "IAM Manager service role, this namespace"),
+    ("RoleBinding", "ibm-edit"): ("edit", "IAM Writer service role"),
+    ("RoleBinding", "ibm-view"): ("view", "IAM Reader service role"),
+}
+CAPABILITY_TEXT = {
+    "admin": "all verbs on all resources",
+    "secrets": "read Secrets",
+    "exec": "create pods/exec",
+    "escalate": "escalate roles",
+    "bind": "bind roles",
+    "impersonate": "impersonate users, groups or service accounts",
+    "rbac": "write RBAC",
+}
+CAPABILITY_FIX = {
+    "admin": "bind a narrower role (edit, view or a role of its own) instead of all verbs on all resources",
+    "secrets": "grant Secrets in the namespaces that need them (RoleBinding), not cluster-wide",
+    "exec": "drop create on pods/exec unless the subject debugs workloads",
+    "escalate": "drop the escalate verb: it lets the holder grant rights it does not have",
+    "bind": "drop the bind verb: it lets the holder bind roles with rights it does not have",
+    "impersonate": "drop impersonate: the holder acts as any user, group or service account it names",
+    "rbac": "drop write access to Roles, ClusterRoles and their bindings",
+}
+
+
+def finding(severity: str, kind: str, obj: str, exposure: str, fix: str) -> dict:
+    """A finding of the access area (the report's "Access" section)."""
+    return {"severity": severity, "kind": kind, "object": obj, "exposure": exposure, "fix": fix, "area": "access"}
+
+
+def read(kube) -> dict:
+    """One LIST per kind: ``{kind: items}``, with ``None`` for a kind this identity may not list."""
+    listed = {}
+    for kind, path in KINDS.items():
+        try:
+            listed[kind] = [{"kind": kind, **item} for item in kube.get(path)["items"]]
+        except KubeError as exc:
+            if exc.status not in (401, 403, 404):
+                raise
+            listed[kind] = None
+    return listed
+
+
+def _matches(values: list, wanted: str) -> bool:
+    return "*" in values or wanted in values
+
+
+def _resource_matches(resources: list, wanted: str) -> bool:
+    """RBAC's own rule: ``*``, the exact resource[/subresource], or ``*/subresource``."""
+    if "*" in resources or wanted in resources:
+        return True
+    sub = wanted.partition("/")[2]
+    return bool(sub) and f"*/{sub}" in resources
+
+
+def grants(rules: list[dict], verbs: tuple, group: str, resources: tuple, named_ok: bool = True) -> bool:
+    """Whether any rule allows one of the verbs on one of the resources of the API group. A rule limited to
+    resourceNames counts only when ``named_ok``."""
+    for rule in rules:
+        if rule.get("resourceNames") and not named_ok:
+            continue
+        if (any(_matches(rule.get("verbs") or [], v) for v in verbs)
+                and _matches(rule.get("apiGroups") or [], group)
+                and any(_resource_matches(rule.get("resources") or [], r) for r in resources)):
+            return True
+    return False
+
+
+def capabilities(rules: list[dict], cluster_wide: bool) -> list[str]:
+    """The sensitive capabilities the rules grant, most powerful first. Reading Secrets counts cluster-wide
+    only (inside one namespace it is what edit and admin are for)."""
+    if any(_matches(r.get("verbs") or [], "*") and "*" in (r.get("apiGroups") or [])
+           and "*" in (r.get("resources") or []) for r in rules):
+        return ["admin"]
+    found = []
+    if cluster_wide and grants(rules, ("get", "list", "watch"), "", ("secrets",), named_ok=False):
+        found.append("secrets")
+    if grants(rules, ("create",), "", ("pods/exec",)):
+        found.append("exec")
+    for verb in ("escalate", "bind"):
+        if grants(rules, (verb,), RBAC_GROUP, ("roles", "clusterroles")):
+            found.append(verb)
+    if grants(rules, ("impersonate",), "", ("users", "groups", "serviceaccounts")):
+        found.append("impersonate")
+    if grants(rules, ("create", "update", "patch", "delete"), RBAC_GROUP,
+              ("roles", "clusterroles", "rolebindings", "clusterrolebindings")):
+        found.append("rbac")
+    return found
+
+
+def is_broad(subject: dict) -> bool:
+    """A subject that stands for everyone, every service account, or every service account of a namespace."""
+    name = subject.get("name") or ""
+    if subject.get("kind") == "Group":
+        return name in BROAD_GROUPS or name.startswith("system:serviceaccounts:")
+    return subject.get("kind") == "User" and name in BROAD_USERS
+
+
+def subject_text(subject: dict, binding_namespace: str = "") -> str:
+    if subject.get("kind") == "ServiceAccount":
+        return f"service account {subject.get('namespace') or binding_namespace}/{subject.get('name')}"
+    return f"{(subject.get('kind') or 'subject').lower()} {subject.get('name')}"
+
+
+def _labelled(obj: dict, label: tuple) -> bool:
+    return (obj["metadata"].get("labels") or {}).get(label[0]) == label[1]
+
+
+def recognised(binding: dict, provider: str) -> str:
+    """Why a binding belongs to the platform (empty when it does not): Kubernetes' bootstrap RBAC, an IKS-managed
+    component, or an IAM-synced binding that references the role IAM gives it."""
+    if _labelled(binding, BOOTSTRAP_LABEL):
+        return "bootstrap"
+    if provider == "ibm" and _labelled(binding, IKS_MANAGED_LABEL):
+        return "IKS-managed component (IKS reconciles it)"
+    iam = IKS_IAM_BINDINGS.get((binding["kind"], binding["metadata"]["name"]))
+    if provider == "ibm" and iam and (binding.get("roleRef") or {}).get("kind") == "ClusterRole" \
+            and binding["roleRef"].get("name") == iam[0]:
+        return f"IBM Cloud {iam[1]}, synced from IAM"
+    return ""
+
+
+def role_rules(binding: dict, listed: dict) -> list[dict] | None:
+    """The rules of the binding's role; None when the role cannot be read (its kind was not listed), [] when it
+    does not exist. cluster-admin is known by name even when ClusterRoles cannot be listed."""
+    ref = binding.get("roleRef") or {}
+    if ref.get("kind") == "ClusterRole":
+        roles = listed.get("ClusterRole")
+        if roles is None:
+            return [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}] if ref.get("name") == "cluster-admin" \
+                else None
+        return next((r.get("rules") or [] for r in roles if r["metadata"]["name"] == ref.get("name")), [])
+    roles = listed.get("Role")
+    if roles is None:
+        return None
+    namespace = binding["metadata"].get("namespace")
+    return next((r.get("rules") or [] for r in roles if r["metadata"]["name"] == ref.get("name")
+                 and r["metadata"].get("namespace") == namespace), [])
+
+
+def binding_name(binding: dict) -> str:
+    meta = binding["metadata"]
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+
+
+def grants_of(listed: dict, provider: str) -> list[dict]:
+    """Every binding with its scope, role, capabilities and why it is the platform's (if it is)."""
+    out = []
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
+        for binding in listed.get(kind) or []:
+            cluster_wide = kind == "ClusterRoleBinding"
+            rules = role_rules(binding, listed)
+            out.append({
+                "binding": binding, "kind": kind, "name": binding_name(binding), "cluster_wide": cluster_wide,
+                "namespace": binding["metadata"].get("namespace", ""),
+                "role": f"{binding['roleRef'].get('kind')} {binding['roleRef'].get('name')}",
+                "capabilities": capabilities(rules, cluster_wide) if rules is not None else None,
+                "platform": recognised(binding, provider),
+                "subjects": binding.get("subjects") or [],
+            })
+    return out
+
+
+def _scope(grant: dict) -> str:
+    return "cluster-wide" if grant["cluster_wide"] else f"in namespace {grant['namespace']}"
+
+
+def _what(grant: dict) -> str:
+    return ", ".join(CAPABILITY_TEXT[c] for c in grant["capabilities"])
+
+
+def binding_findings(grants: list[dict]) -> list[dict]:
+    """A finding per binding that grants a sensitive capability: high to a broad subject (everyone, every
+    service account), medium cluster-wide, low in one namespace; the platform's own as info."""
+    out, bootstrap = [], []
+    for grant in grants:
+        caps = grant["capabilities"]
+        broad = [s for s in grant["subjects"] if is_broad(s)]
+        if grant["platform"] == "bootstrap" and not (caps and broad):
+            bootstrap.append(grant)
+            continue
+        subjects = ", ".join(subject_text(s, grant["namespace"]) for s in grant["subjects"]) or "no subjects"
+        if grant["platform"].startswith("IBM Cloud IAM") and not broad:
+            what = _what(grant) if caps else "no sensitive capability"
+            out.append(finding("info", grant["kind"], grant["name"],
+                               f"{grant['platform']}: {grant['role']} ({what}) {_scope(grant)} for {subjects}",
+                               "review the cluster's IBM Cloud IAM access policies (changes made here are "
+                               "overwritten by the sync)"))
+            continue
+        if not caps:
+            continue
+        text = f"{grant['role']} grants {_what(grant)} {_scope(grant)} to {subjects}"
+        if broad:
+            out.append(finding("high", grant["kind"], grant["name"],
+                               f"{text}: {', '.join(subject_text(s) for s in broad)} stands for everyone or for "
+                               f"every service account", "remove the broad subject; bind named users, groups or "
+                                                         "service accounts"))
+        elif grant["platform"]:
+            out.append(finding("info", grant["kind"], grant["name"], f"{grant['platform']}: {text}", ""))
+        else:
+            out.append(finding("medium" if grant["cluster_wide"] else "low", grant["kind"], grant["name"], text,
+                               "; ".join(CAPABILITY_FIX[c] for c in caps)))
+    if bootstrap:
+        out.append(finding("info", "Access", "Kubernetes bootstrap RBAC",
+                           f"{len(bootstrap)} bindings the API server keeps for its own components (label "
+                           f"{'='.join(BOOTSTRAP_LABEL)}), e.g. cluster-admin for group system:masters", ""))
+    return out
+
+
+def mounts_token(pod: dict, accounts: dict) -> bool:
+    """Whether the pod gets its service account's token: the pod's automountServiceAccountToken wins, then the
+    service account's, and the default is yes."""
+    spec = pod.get("spec") or {}
+    if spec.get("automountServiceAccountToken") is not None:
+        return bool(spec["automountServiceAccountToken"])
+    account = accounts.get((pod["metadata"]["namespace"], spec.get("serviceAccountName") or "default"))
+    if account is not None and account.get("automountServiceAccountToken") is not None:
+        return bool(account["automountServiceAccountToken"])
+    return True
+
+
+def service_account_findings(grants: list[dict], pods: list[dict], service_accounts: list[dict] | None) -> list[dict]:
+    """Service accounts whose token is mounted into running pods and that hold a sensitive capability (high when
+    cluster-wide, medium in a namespace; info when the platform's own binding grants it), and ``default``
+    service accounts with bindings of their own (low)."""
+    accounts = {(a["metadata"]["namespace"], a["metadata"]["name"]): a for a in service_accounts or []}
+    mounted: dict[tuple, list[str]] = {}
+    for pod in pods:
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        if mounts_token(pod, accounts):
+            key = (meta["namespace"], (pod.get("spec") or {}).get("serviceAccountName") or "default")
+            mounted.setdefault(key, []).append(meta["name"])
+    held: dict[tuple, list[dict]] = {}
+    for grant in grants:
+        for subject in grant["subjects"]:
+            if subject.get("kind") == "ServiceAccount":
+                key = (subject.get("namespace") or grant["namespace"], subject.get("name"))
+                held.setdefault(key, []).append(grant)
+    out = []
+    for (namespace, name), account_grants in sorted(held.items()):
+        pods_of = mounted.get((namespace, name), [])
+        sensitive = [g for g in account_grants if g["capabilities"]]
+        where = f"token mounted into {len(pods_of)} pod(s) ({', '.join(sorted(pods_of)[:3])}" \
+                f"{', ...' if len(pods_of) > 3 else ''})"
+        obj = f"{namespace}/{name}"
+        if pods_of and sensitive:
+            rights = "; ".join(f"{_what(g)} {_scope(g)} via {g['kind']} {g['name']}" for g in sensitive)
+            if all(g["platform"] for g in sensitive):
+                out.append(finding("info", "ServiceAccount", obj, f"{where}; holds {rights} "
+                                                                  f"(platform component)", ""))
+            else:
+                out.append(finding("high" if any(g["cluster_wide"] and not g["platform"] for g in sensitive)
+                                   else "medium", "ServiceAccount", obj,
+                                   f"{where}; holds {rights}: whoever breaks into one of these pods has it too",
+                                   "set automountServiceAccountToken: false on pods that do not call the API, "
+                                   "or narrow the role"))
+        elif name == "default" and any(not g["platform"] for g in account_grants):
+            bindings = ", ".join(f"{g['kind']} {g['name']} ({g['role']})" for g in account_grants)
+            out.append(finding("low", "ServiceAccount", obj,
+                               f"default service account with bindings: {bindings}; every pod of the namespace "
+                               f"that names no service account gets them",
+                               "bind a service account of the workload's own and set serviceAccountName"))
+    return out
+
+
+def unknown_findings(listed: dict, grants: list[dict]) -> list[dict]:
+    """What this identity could not read: the kinds, and the bindings whose role could not be judged."""
+    out = []
+    for kind, items in listed.items():
+        if items is None:
+            out.append(finding("info", "Access", f"{kind}s",
+                               f"unknown: this identity may not list {kind}s, so who can do what through them "
+                               f"is not known", "run the audit with an identity that may list "
+                                                f"{'ServiceAccounts' if kind == 'ServiceAccount' else RBAC_GROUP}"))
+    blind = [g["name"] for g in grants if g["capabilities"] is None and not g["platform"]]
+    if blind:
+        out.append(finding("info", "Access", "bindings of unreadable roles",
+                           f"unknown: {len(blind)} binding(s) reference roles this identity may not read "
+                           f"({', '.join(blind[:5])}{', ...' if len(blind) > 5 else ''})",
+                           f"run the audit with an identity that may list {RBAC_GROUP}"))
+    return out
+
+
+def findings(listed: dict, pods: list[dict], provider: str) -> list[dict]:
+    """Every access finding for the listed objects (see :func:`read`) and the cluster's pods."""
+    grants = grants_of(listed, provider)
+    return (binding_findings(grants) + service_account_findings(grants, pods, listed.get("ServiceAccount"))
+            + unknown_findings(listed, grants))
+
+
+def unknown_kinds(listed: dict) -> list[str]:
+    """The kinds this identity could not list (the summary's ``access_unknown``)."""
+    return [kind for kind, items in listed.items() if items is None]
