@@ -210,7 +210,8 @@ PLURALS = {"Namespace": "namespaces", "Node": "nodes", "Deployment": "deployment
            "CustomResourceDefinition": "customresourcedefinitions", "ServiceAccount": "serviceaccounts",
            "GlobalNetworkPolicy": "globalnetworkpolicies", "HostEndpoint": "hostendpoints",
            "ConfigMap": "configmaps", "Service": "services", "ClusterInformation": "clusterinformations",
-           "FelixConfiguration": "felixconfigurations", "IPPool": "ippools"}
+           "FelixConfiguration": "felixconfigurations", "IPPool": "ippools", "ClusterRole": "clusterroles",
+           "ClusterRoleBinding": "clusterrolebindings", "Role": "roles", "RoleBinding": "rolebindings"}
 
 
 def collection_path(obj: dict) -> str:
@@ -282,6 +283,8 @@ def up(name: str, nodes: int, profile: str) -> Path:
         start_control_plane(cluster_dir, state, bins, etcd_client, etcd_peer, apiserver_port, networks)
         api = Api(server, cluster_dir / "pki")
         install_crds(api, bins["calico-crds"])
+        # Profile objects live in default and kube-system too (RoleBindings, ALBs).
+        wait_for("the default namespace", lambda: api.get("/api/v1/namespaces/default"))
         for obj in profiles.objects(profile, state["cluster_id"], nodes):
             api.create(obj)
             if obj["kind"] == "Node":

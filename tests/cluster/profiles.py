@@ -3,8 +3,9 @@
 ``generic``: N worker Nodes with the well-known topology labels (zones a, b, c).
 ``iks``: what IBM Cloud Kubernetes Service (classic) puts in a new cluster that matters to this
 collection: worker Nodes named by private IP with IKS labels, a public and a private HostEndpoint per
-worker labelled ``ibm.role``, Calico's ClusterInformation and FelixConfiguration, IKS's default GlobalNetworkPolicies on the public interface, and the
-two default ALB Deployments in kube-system (public enabled, private disabled).
+worker labelled ``ibm.role``, Calico's ClusterInformation and FelixConfiguration, IKS's default GlobalNetworkPolicies on the public interface, the
+two default ALB Deployments in kube-system (public enabled, private disabled), and IKS's RBAC: the bindings IBM Cloud
+IAM service roles are synced into and Calico's calico-node service account, role and binding as IKS manages them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def objects(profile: str, cluster_id: str, count: int) -> list[dict]:
     if profile == "iks":
         workers = [iks_node(cluster_id, i) for i in range(count)]
         return [*workers, *calico_node_objects(), *iks_host_endpoints(workers), *iks_default_policies(),
-                *iks_albs(cluster_id)]
+                *iks_albs(cluster_id), *iks_rbac()]
     return [generic_node(i) for i in range(count)]
 
 
@@ -186,3 +187,42 @@ def iks_albs(cluster_id: str) -> list[dict]:
             },
         })
     return albs
+
+
+RBAC = "rbac.authorization.k8s.io/v1"
+IKS_MANAGED = {"addonmanager.kubernetes.io/mode": "Reconcile"}  # IKS reconciles its managed add-ons
+
+
+def binding(kind: str, name: str, role: str, subjects: list[dict], namespace: str | None = None,
+            labels: dict | None = None) -> dict:
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {}), **({"labels": labels} if labels else {})}
+    return {"apiVersion": RBAC, "kind": kind, "metadata": metadata,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": subjects}
+
+
+def iam_user(email: str) -> dict:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": f"IAM#{email}"}
+
+
+def iks_rbac() -> list[dict]:
+    """IKS's own RBAC, small: IAM service roles are synced into ibm-admin (Manager, all namespaces: cluster-admin),
+    and per namespace ibm-operate (Manager: admin), ibm-edit (Writer: edit), ibm-view (Reader: view), with
+    ``IAM#<email>`` users; and Calico's calico-node (a managed add-on) with part of its ClusterRole's rules from
+    the Calico manifests."""
+    return [
+        binding("ClusterRoleBinding", "ibm-admin", "cluster-admin", [iam_user("cluster-owner@example.com")]),
+        binding("RoleBinding", "ibm-operate", "admin", [iam_user("operator@example.com")], "default"),
+        binding("RoleBinding", "ibm-edit", "edit", [iam_user("developer@example.com")], "default"),
+        binding("RoleBinding", "ibm-view", "view", [iam_user("auditor@example.com")], "default"),
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": "calico-node", "namespace": "kube-system", "labels": IKS_MANAGED}},
+        {"apiVersion": RBAC, "kind": "ClusterRole", "metadata": {"name": "calico-node", "labels": IKS_MANAGED},
+         "rules": [{"apiGroups": [""], "resources": ["pods", "nodes", "namespaces"], "verbs": ["get"]},
+                   {"apiGroups": [""], "resources": ["endpoints", "services"], "verbs": ["watch", "list", "get"]},
+                   {"apiGroups": [""], "resources": ["nodes/status"], "verbs": ["patch", "update"]},
+                   {"apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": ["calico-cni-plugin"],
+                    "verbs": ["create"]}]},
+        binding("ClusterRoleBinding", "calico-node", "calico-node",
+                [{"kind": "ServiceAccount", "name": "calico-node", "namespace": "kube-system"}], labels=IKS_MANAGED),
+    ]
