@@ -84,6 +84,25 @@ def iks_cluster():
     cluster_down(name)
 
 
+def user_kubeconfig(cluster: Cluster, user: str, workdir: Path) -> str:
+    """A kubeconfig for the cluster that authenticates as ``user`` (a client certificate signed by the cluster's
+    CA, CN=user): the identity has exactly the rights RBAC gives that user."""
+    import yaml
+    pki = Path(cluster.kubeconfig).parent / "pki"
+    for step in (["req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{user}.key", "-out", f"{user}.csr",
+                  "-subj", f"/CN={user}"],
+                 ["x509", "-req", "-in", f"{user}.csr", "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
+                  "-CAcreateserial", "-days", "1", "-out", f"{user}.crt"]):
+        subprocess.run(["openssl", *step], cwd=workdir, check=True, capture_output=True)
+    with open(cluster.kubeconfig, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    config["users"][0]["user"] = {"client-certificate": str(workdir / f"{user}.crt"),
+                                  "client-key": str(workdir / f"{user}.key")}
+    path = workdir / f"{user}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
 def run_module(cluster: Cluster | None, name: str, args: dict, check_mode: bool = False,
                diff: bool = False) -> dict:
     """Run one of the collection's modules as Ansible does (a separate Python process reading its
