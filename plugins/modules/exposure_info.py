@@ -6,13 +6,21 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: exposure_info
-short_description: Audit what in the cluster is reachable from where
+short_description: Audit what in the cluster is reachable from where, and who can do what
 version_added: 1.0.0
 description:
   - Read-only audit (LIST requests only, so a view-only kubeconfig is enough) of NodePort and LoadBalancer
     Services (public or private, NodePorts blocked by a preDNAT policy or not), Ingresses and the ALB or class
     serving them, enabled ALBs, hostNetwork and hostPort pods, pods on edge nodes without the edge toleration,
     namespaces without a default-deny policy, and the strongSwan VPN pod.
+  - Who can do what (one LIST each of ClusterRoles, ClusterRoleBindings, Roles, RoleBindings and
+    ServiceAccounts): bindings of roles with all verbs on all resources (such as C(cluster-admin)) or that read
+    Secrets cluster-wide, create C(pods/exec), escalate, bind, impersonate or write RBAC, and who holds them
+    (high when the subject is C(system:authenticated), C(system:unauthenticated), C(system:anonymous) or every
+    service account); service accounts whose token is mounted into pods and that hold such rights; C(default)
+    service accounts with bindings. Kubernetes' bootstrap RBAC, IKS-managed components and the bindings IBM
+    Cloud IAM syncs (C(ibm-admin), C(ibm-operate), C(ibm-edit), C(ibm-view)) are reported as info.
+    RBAC this identity may not list is reported as unknown, not as a failure.
   - Each finding has a severity (high, medium, low, info), the object, what is exposed, and the fix.
 author:
   - secure_cluster maintainers (@containers-workload)
@@ -67,7 +75,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: What is exposed, most severe first.
+  description:
+    - What is exposed, most severe first, each with C(severity), C(kind), C(object), C(exposure) and C(fix).
+    - Access findings (who can do what) also carry C(area=access); their C(kind) is C(ClusterRoleBinding),
+      C(RoleBinding), C(ServiceAccount) or C(Access).
   returned: always
   type: list
   elements: dict
@@ -77,14 +88,21 @@ findings:
       object: shop/web
       exposure: NodePort 30080/TCP open on every node's public interface
       fix: role nodeport_lockdown (preDNAT deny of the NodePort range)
+    - severity: high
+      kind: ClusterRoleBinding
+      object: anyone-admin
+      exposure: "ClusterRole cluster-admin grants all verbs on all resources cluster-wide to group
+        system:authenticated: group system:authenticated stands for everyone or for every service account"
+      fix: remove the broad subject; bind named users, groups or service accounts
+      area: access
 summary:
   description:
-    - Counts per severity, the provider, whether every NodePort is blocked, public ALBs enabled, VPN present, and
-      how many nodes carry the edge labels.
+    - Counts per severity, the provider, whether every NodePort is blocked, public ALBs enabled, VPN present,
+      how many nodes carry the edge labels, and C(access_unknown), the RBAC kinds this identity may not list.
   returned: always
   type: dict
   sample: {high: 1, medium: 2, low: 3, info: 4, provider: ibm, nodeports_blocked: false, public_albs_enabled: 1,
-           vpn: false, edge_nodes: 6}
+           vpn: false, edge_nodes: 6, access_unknown: []}
 """
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
