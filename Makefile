@@ -109,6 +109,7 @@ bench: collection binaries
 	python tests/bench/edge_nodes
 	python tests/bench/calico_policies
 	python tests/bench/secure_cluster
+	python tests/bench/access_audit
 
 # The tarball to publish: ansible-galaxy collection publish $(TARBALL) --api-key ... (README.md).
 build: collection
