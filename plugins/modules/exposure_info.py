@@ -14,7 +14,7 @@ description:
     serving them, enabled ALBs, hostNetwork and hostPort pods, pods on edge nodes without the edge toleration,
     namespaces without a default-deny policy, and the strongSwan VPN pod.
   - Who can do what (one LIST each of ClusterRoles, ClusterRoleBindings, Roles, RoleBindings and
-    ServiceAccounts): bindings of roles with all verbs on all resources (such as C(cluster-admin)) or that read
+    ServiceAccounts), reporting bindings of roles with all verbs on all resources (such as C(cluster-admin)) or that read
     Secrets cluster-wide, create C(pods/exec), escalate, bind, impersonate or write RBAC, and who holds them
     (high when the subject is C(system:authenticated), C(system:unauthenticated), C(system:anonymous) or every
     service account); service accounts whose token is mounted into pods and that hold such rights; C(default)

@@ -83,8 +83,9 @@ def test_capabilities_follow_rbac_matching_rules(rules, cluster_wide, expected):
 
 
 def test_cluster_admin_to_a_broad_group_is_high_and_to_a_user_medium():
-    found = by_key(access.findings(listed(crbs=[crb("anyone-admin", "cluster-admin", group("system:authenticated")),
-                                               crb("alice-admin", "cluster-admin", user("alice"))]), [], "generic"))
+    bindings = [crb("anyone-admin", "cluster-admin", group("system:authenticated")),
+                crb("alice-admin", "cluster-admin", user("alice"))]
+    found = by_key(access.findings(listed(crbs=bindings), [], "generic"))
     high = found[("ClusterRoleBinding", "anyone-admin")]
     assert high["severity"] == "high" and "group system:authenticated" in high["exposure"]
     assert high["area"] == "access" and "remove the broad subject" in high["fix"]
