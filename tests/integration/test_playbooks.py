@@ -92,7 +92,7 @@ def test_every_step_with_a_custom_edge_marker_then_rollback_restores_the_snapsho
     core = client.CoreV1Api(demo_cluster.client())
 
     def vpn_nodes():
-        return {p.spec.node_name for p in core.list_namespaced_pod("strongswan").items}
+        return {p.spec.node_name for p in core.list_namespaced_pod("strongswan", label_selector="app=strongswan").items}
     deadline = time.monotonic() + 60
     while None in vpn_nodes() or not vpn_nodes():
         assert time.monotonic() < deadline, "the VPN pod was not scheduled"
