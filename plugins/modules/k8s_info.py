@@ -6,13 +6,14 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: k8s_info
-short_description: Read one Kubernetes object of a kind the collection manages
+short_description: Read one Kubernetes object of any kind the cluster serves
 version_added: 1.0.0
 description:
   - One GET of one object; an object that does not exist is not an error (RV(resources) is empty).
   - The composing role reads its undo record with it (which ALBs a run switched), so a rollback undoes only what
     the pattern did.
-  - Supported kinds are those of M(containers_workload.secure_cluster.k8s_apply).
+  - Any kind the cluster serves, as for M(containers_workload.secure_cluster.k8s_apply): common built-in kinds
+    directly, others through API discovery (one more read).
 author:
   - secure_cluster maintainers (@containers-workload)
 options:
