@@ -12,7 +12,7 @@ description:
   - One GET of one object; an object that does not exist is not an error (RV(resources) is empty).
   - The composing role reads its undo record with it (which ALBs a run switched), so a rollback undoes only what
     the pattern did.
-  - Any kind the cluster serves, as for M(containers_workload.secure_cluster.k8s_apply): common built-in kinds
+  - Any kind the cluster serves, as for M(containers_workload.secure_cluster.k8s_apply); common built-in kinds
     directly, others through API discovery (one more read).
 author:
   - secure_cluster maintainers (@containers-workload)
