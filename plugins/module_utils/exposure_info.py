@@ -301,8 +301,13 @@ def ingress_path_findings(services: list[dict], ingresses: list[dict], pods: lis
     out = []
     for service in services:
         namespace, kind = service["metadata"]["namespace"], (service.get("spec") or {}).get("type")
-        if namespace in guarded and kind in ingress_path.EXPOSED_TYPES and node_ips and backends(service) \
-                and not reachable(namespace, service, [{"ip": ip} for ip in node_ips]):
+        if namespace not in guarded or kind not in ingress_path.EXPOSED_TYPES or not node_ips or not backends(service):
+            continue
+        if reachable(namespace, service, [{"ip": ip} for ip in node_ips]):
+            out.append(finding("info", "Service", f"{namespace}/{service['metadata']['name']}",
+                               f"{kind} Service in an isolated namespace, still reachable: its pods admit the nodes, "
+                               f"where its traffic arrives from", ""))
+        else:
             out.append(finding("medium", "Service", f"{namespace}/{service['metadata']['name']}",
                                f"{kind} Service cut off by namespace isolation: its pods do not admit the nodes, "
                                f"where its traffic arrives from",

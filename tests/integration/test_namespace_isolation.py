@@ -66,6 +66,9 @@ def test_the_ingress_path_stays_open_and_other_namespaces_stay_out(exposed_app, 
     assert not ingress_path.admits(live, ns, web, other_pod)
     assert not ingress_path.admits(live, ns, web, {"ip": "203.0.113.10"})
     assert cut_off(cluster, ns) == []
+    report = run_module(cluster, "exposure_info", {})
+    assert any(f["object"] == f"{ns}/web" and f["kind"] == "Service" and "still reachable" in f["exposure"]
+               for f in report["findings"])
 
     # The same isolation without the ingress path: the report says the app is cut off, both ways in.
     run_playbook(cluster, role_play(tmp_path, "namespace_isolation", {"namespace_isolation_namespaces": [ns],
