@@ -35,13 +35,7 @@ options:
 extends_documentation_fragment:
   - containers_workload.secure_cluster.kube_auth
   - containers_workload.secure_cluster.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - containers_workload.secure_cluster.attributes.info
 """
 
 EXAMPLES = r"""
