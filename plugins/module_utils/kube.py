@@ -143,8 +143,12 @@ def _endpoint_from_kubeconfig(path: str, context: str | None) -> Endpoint:
         raise KubeError(f"kubeconfig '{path}' (context '{name}'): the cluster has no server")
     token = user.get("token")
     if not token and user.get("tokenFile"):
-        with open(os.path.join(base, user["tokenFile"]), encoding="utf-8") as handle:
-            token = handle.read().strip()
+        try:
+            with open(os.path.join(base, user["tokenFile"]), encoding="utf-8") as handle:
+                token = handle.read().strip()
+        except OSError as exc:
+            raise KubeError(f"kubeconfig '{path}' (context '{name}'): tokenFile '{user['tokenFile']}' cannot be "
+                            f"read: {exc.strerror}") from None
     return Endpoint(
         host=cluster["server"], token=token, verify=not cluster.get("insecure-skip-tls-verify", False),
         ca_file=file_of("certificate-authority"),
@@ -218,6 +222,14 @@ def _pool(endpoint: Endpoint):
     """A urllib3 pool that verifies the server (unless told not to) and presents the client certificate."""
     if not endpoint.host.startswith("https"):
         return urllib3.PoolManager(retries=False)
+    try:
+        return urllib3.PoolManager(ssl_context=_tls_context(endpoint), retries=False)
+    except (OSError, ssl.SSLError, ValueError) as exc:  # ssl.SSLError is an OSError; named for the reader
+        raise KubeError(f"the TLS settings for {endpoint.host} cannot be used (certificate authority or client "
+                        f"certificate and key): {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=endpoint.ca_file,
                                          cadata=endpoint.ca_data.decode() if endpoint.ca_data else None)
     if not endpoint.verify:
@@ -233,7 +245,7 @@ def _pool(endpoint: Endpoint):
                 context.load_cert_chain(cert, key if endpoint.key_data else None)
         else:
             context.load_cert_chain(endpoint.cert_file, endpoint.key_file)
-    return urllib3.PoolManager(ssl_context=context, retries=False)
+    return context
 
 
 def _describe_connection_error(exc: Exception) -> str:

@@ -90,3 +90,19 @@ def test_expected_cluster_guard_refuses_another_cluster(iks_cluster, expected):
 def test_expected_cluster_guard_accepts_this_cluster_by_url(iks_cluster):
     result = read_only(iks_cluster, expected_cluster=iks_cluster.server)
     assert not result.get("failed"), result
+
+
+def test_missing_certificate_files_and_token_file_are_named_not_a_traceback(iks_cluster, tmp_path):
+    missing_ca = write_kubeconfig(tmp_path, iks_cluster, **{"certificate-authority": str(tmp_path / "gone.crt"),
+                                                           "certificate-authority-data": None})
+    assert_clear_failure(read_only(iks_cluster, kubeconfig=missing_ca),
+                         "TLS settings", "cannot be used", "No such file or directory")
+    config = yaml.safe_load(open(iks_cluster.kubeconfig, encoding="utf-8"))
+    user = config["users"][0]["user"]
+    for key in ("client-certificate", "client-key", "client-certificate-data", "client-key-data", "token"):
+        user.pop(key, None)
+    user["tokenFile"] = str(tmp_path / "gone.token")
+    path = tmp_path / "token-kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    assert_clear_failure(read_only(iks_cluster, kubeconfig=str(path)),
+                         f"tokenFile '{tmp_path / 'gone.token'}' cannot be read", "No such file or directory")
