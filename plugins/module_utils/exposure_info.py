@@ -285,30 +285,38 @@ def ingress_path_findings(services: list[dict], ingresses: list[dict], pods: lis
     controllers = [{"namespace": p["metadata"]["namespace"], "pod_labels": p["metadata"].get("labels") or {},
                     "namespace_labels": labels_of.get(p["metadata"]["namespace"], {})}
                    for p in pods if ingress_path.controller_of(p["metadata"].get("labels") or {})]
-    by_name = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in services}
+    pod_labels_in: dict[str, list[dict]] = {}
+    for pod in pods:
+        pod_labels_in.setdefault(pod["metadata"]["namespace"], []).append(pod["metadata"].get("labels") or {})
 
     def backends(service: dict) -> list[dict]:
+        """Labels of the pods the Service selects (its selector alone when none runs yet)."""
         selector = (service.get("spec") or {}).get("selector") or {}
-        namespace = service["metadata"]["namespace"]
-        found = [p["metadata"].get("labels") or {} for p in pods if p["metadata"]["namespace"] == namespace
-                 and selector and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())]
-        return found or ([selector] if selector else [])
+        if not selector:
+            return []
+        found = [labels for labels in pod_labels_in.get(service["metadata"]["namespace"], [])
+                 if all(labels.get(k) == v for k, v in selector.items())]
+        return found or [selector]
 
-    def reachable(namespace: str, service: dict, sources: list[dict]) -> bool:
+    # Only Services in namespaces with policies matter; each one's pods are looked up once.
+    targets = {(s["metadata"]["namespace"], s["metadata"]["name"]): (s, backends(s))
+               for s in services if s["metadata"]["namespace"] in guarded}
+
+    def reachable(namespace: str, labels_list: list[dict], sources: list[dict]) -> bool:
         return any(ingress_path.admits(policies, namespace, labels, source)
-                   for labels in backends(service) for source in sources)
+                   for labels in labels_list for source in sources)
 
     out = []
-    for service in services:
-        namespace, kind = service["metadata"]["namespace"], (service.get("spec") or {}).get("type")
-        if namespace not in guarded or kind not in ingress_path.EXPOSED_TYPES or not node_ips or not backends(service):
+    for (namespace, name), (service, labels_list) in targets.items():
+        kind = (service.get("spec") or {}).get("type")
+        if kind not in ingress_path.EXPOSED_TYPES or not node_ips or not labels_list:
             continue
-        if reachable(namespace, service, [{"ip": ip} for ip in node_ips]):
-            out.append(finding("info", "Service", f"{namespace}/{service['metadata']['name']}",
+        if reachable(namespace, labels_list, [{"ip": ip} for ip in node_ips]):
+            out.append(finding("info", "Service", f"{namespace}/{name}",
                                f"{kind} Service in an isolated namespace, still reachable: its pods admit the nodes, "
                                f"where its traffic arrives from", ""))
         else:
-            out.append(finding("medium", "Service", f"{namespace}/{service['metadata']['name']}",
+            out.append(finding("medium", "Service", f"{namespace}/{name}",
                                f"{kind} Service cut off by namespace isolation: its pods do not admit the nodes, "
                                f"where its traffic arrives from",
                                "role namespace_isolation with namespace_isolation_ingress_path: true"))
@@ -320,8 +328,8 @@ def ingress_path_findings(services: list[dict], ingresses: list[dict], pods: lis
                  for rule in (ingress.get("spec") or {}).get("rules") or []
                  for path in (rule.get("http") or {}).get("paths") or []} - {None}
         for name in sorted(names):
-            service = by_name.get((namespace, name))
-            if service and backends(service) and not reachable(namespace, service, controllers):
+            labels_list = targets.get((namespace, name), (None, []))[1]
+            if labels_list and not reachable(namespace, labels_list, controllers):
                 out.append(finding("medium", "Ingress", f"{namespace}/{ingress['metadata']['name']}",
                                    f"backend {name} cut off by namespace isolation: its pods do not admit the "
                                    f"ingress controller pods", "role namespace_isolation with "
