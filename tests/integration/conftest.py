@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +51,7 @@ class Cluster:
                 if e["verb"] in ("create", "update", "patch", "delete", "deletecollection")]
 
     def client(self):
-        from kubernetes import client, config
+        from kubernetes import config
         return config.new_client_from_config(config_file=self.kubeconfig)
 
 
@@ -138,3 +140,61 @@ def run_playbook(cluster: Cluster, playbook: str, *args: str, check: bool = True
         raise AssertionError(f"ansible-playbook {playbook} failed ({result.returncode}):\n"
                              f"{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
     return result
+
+
+def wait_until(check, timeout: float = 60.0, interval: float = 0.5):
+    """The first truthy value of check() within the timeout, else its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    return check()
+
+
+def report_play(cluster: Cluster, workdir: Path, *between: dict) -> Path:
+    """Run the exposure_report role before and after the given tasks; returns the report directory."""
+    reports = workdir / "reports"
+    play = [{"name": "report", "hosts": "localhost", "gather_facts": False,
+             "vars": {"exposure_report_dir": str(reports),
+                      "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+             "tasks": [
+                 {"ansible.builtin.include_role": {"name": "containers_workload.secure_cluster.exposure_report"},
+                  "vars": {"exposure_report_phase": "before"}},
+                 *between,
+                 {"ansible.builtin.include_role": {"name": "containers_workload.secure_cluster.exposure_report"},
+                  "vars": {"exposure_report_phase": "after"}}]}]
+    (workdir / "play.yml").write_text(json.dumps(play))
+    run_playbook(cluster, str(workdir / "play.yml"), "-i", "localhost,", "-c", "local")
+    return reports
+
+
+class Emulator:
+    """The IBM Cloud API emulator's control routes (tests/iks_api/server.py): faults, state, call log."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def control(self, path: str, body=None):
+        request = urllib.request.Request(f"{self.url}/_emulator/{path}", method="POST" if body is not None or
+                                         path != "calls" else "GET",
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=90) as response:
+            payload = response.read()
+        return json.loads(payload) if payload else None
+
+    def writes(self) -> list[dict]:
+        return [c for c in self.control("calls") if c["method"] != "GET" and c["path"] != "/identity/token"]
+
+    def fault(self, path: str, method: str, *responses: dict) -> None:
+        self.control("faults", {"path": path, "method": method, "responses": list(responses)})
+
+
+@pytest.fixture
+def emulator(iks_cluster):
+    emu = Emulator(iks_cluster.env["IKS_API_URL"])
+    emu.control("reset", {})
+    yield emu
+    emu.control("reset", {})

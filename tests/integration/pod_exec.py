@@ -16,7 +16,6 @@ import os
 import shlex
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -102,13 +101,3 @@ class Container:
         except subprocess.TimeoutExpired:
             os.kill(self.pid, signal.SIGKILL)
             self.process.wait(5)
-
-
-def wait_for(check, timeout: float = 30.0, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    return check()

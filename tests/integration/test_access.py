@@ -3,11 +3,10 @@ binding is removed; IKS's own RBAC is info; RBAC that cannot be read is unknown,
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
-from conftest import run_module, run_playbook, unique, user_kubeconfig
+from conftest import report_play, run_module, unique, user_kubeconfig
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 SECRETS = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]
@@ -211,18 +210,8 @@ def test_an_identity_that_may_not_list_rbac_gets_unknown_not_a_failure(rbac, tmp
 def test_report_has_an_access_section_with_what_was_closed(rbac, tmp_path):
     name = unique("everyone-admin")
     rbac.cluster_binding(name, "cluster-admin", [group("system:authenticated")])
-    play = [{"name": "report", "hosts": "localhost", "gather_facts": False,
-             "vars": {"exposure_report_dir": str(tmp_path / "reports"),
-                      "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-             "tasks": [
-                 {"ansible.builtin.include_role": {"name": "containers_workload.secure_cluster.exposure_report"},
-                  "vars": {"exposure_report_phase": "before"}},
-                 {"ansible.builtin.command": f"{rbac.cluster.env['KUBECTL']} delete clusterrolebinding {name}",
-                  "changed_when": True},
-                 {"ansible.builtin.include_role": {"name": "containers_workload.secure_cluster.exposure_report"},
-                  "vars": {"exposure_report_phase": "after"}}]}]
-    (tmp_path / "play.yml").write_text(json.dumps(play))
-    run_playbook(rbac.cluster, str(tmp_path / "play.yml"), "-i", "localhost,", "-c", "local")
+    report_play(rbac.cluster, tmp_path,
+                {"ansible.builtin.command": f"{rbac.cluster.env['KUBECTL']} delete clusterrolebinding {name}", "changed_when": True})
     before = (tmp_path / "reports" / "localhost-before.md").read_text()
     after = (tmp_path / "reports" / "localhost-after.md").read_text()
     access = before.split("## Access: who can do what")[1]

@@ -3,43 +3,13 @@ and check mode write nothing, faults are survived or reported clearly, the API k
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
 from conftest import REPO, run_module
-
-
-class Emulator:
-    def __init__(self, url: str):
-        self.url = url
-
-    def control(self, path: str, body=None):
-        request = urllib.request.Request(f"{self.url}/_emulator/{path}", method="POST" if body is not None or
-                                         path != "calls" else "GET",
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=90) as response:
-            payload = response.read()
-        return json.loads(payload) if payload else None
-
-    def writes(self) -> list[dict]:
-        return [c for c in self.control("calls") if c["method"] != "GET" and c["path"] != "/identity/token"]
-
-    def fault(self, path: str, method: str, *responses: dict) -> None:
-        self.control("faults", {"path": path, "method": method, "responses": list(responses)})
-
-
-@pytest.fixture
-def emulator(iks_cluster):
-    emu = Emulator(iks_cluster.env["IKS_API_URL"])
-    emu.control("reset", {})
-    yield emu
-    emu.control("reset", {})
 
 
 def iks_auth(kube_cluster, **extra):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 
 import pytest
 
-from conftest import run_module, run_playbook, user_kubeconfig
+from conftest import report_play, run_module, user_kubeconfig
 
 SEED_POLICY = {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
                "metadata": {"name": "deny-kube-node-port-services"},
@@ -101,17 +100,8 @@ def test_a_view_only_identity_is_enough(app, tmp_path):
 
 def test_report_role_writes_before_and_after_pages_listing_what_was_closed(app, tmp_path):
     cluster, ns, node_port = app
-    play = [{"name": "report", "hosts": "localhost", "gather_facts": False,
-             "vars": {"exposure_report_dir": str(tmp_path / "reports"),
-                      "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-             "tasks": [
-                 {"ansible.builtin.include_role": {"name": "containers_workload.secure_cluster.exposure_report"},
-                  "vars": {"exposure_report_phase": "before"}},
-                 {"containers_workload.secure_cluster.calico_policy": {"definition": SEED_POLICY}},
-                 {"ansible.builtin.include_role": {"name": "containers_workload.secure_cluster.exposure_report"},
-                  "vars": {"exposure_report_phase": "after"}}]}]
-    (tmp_path / "play.yml").write_text(json.dumps(play))
-    run_playbook(cluster, str(tmp_path / "play.yml"), "-i", "localhost,", "-c", "local")
+    report_play(cluster, tmp_path,
+                {"containers_workload.secure_cluster.calico_policy": {"definition": SEED_POLICY}})
     before = (tmp_path / "reports" / "localhost-before.md").read_text()
     after = (tmp_path / "reports" / "localhost-after.md").read_text()
     assert f"| high | NodePort | `{ns}/np` | NodePort {node_port}/TCP open" in before

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
-from conftest import REPO, cluster_down, cluster_up, unique
+from conftest import REPO, cluster_down, cluster_up, unique, wait_until
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -20,16 +19,6 @@ def processes_mentioning(text: str) -> list[int]:
             except OSError:
                 pass
     return pids
-
-
-def wait_until(check, timeout=60.0, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    return check()
 
 
 def test_up_twice_is_a_no_op_and_down_leaves_no_process_behind():

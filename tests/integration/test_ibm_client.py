@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import REPO
-from test_alb import Emulator, alb_id
+from test_alb import alb_id
 
 PEER = REPO / "tests" / "integration" / "ibm_peer.py"
 
@@ -22,14 +22,6 @@ def ibm_python() -> str:
     if not os.path.exists(python):
         pytest.fail(f"IBM's client venv is missing ({python}): run `make ibm-venv` (tests/requirements-ibm.txt)")
     return python
-
-
-@pytest.fixture
-def emulator(iks_cluster):
-    emu = Emulator(iks_cluster.env["IKS_API_URL"])
-    emu.control("reset", {})
-    yield emu
-    emu.control("reset", {})
 
 
 def peer(python: str, cluster, scenario: str, *args: str, api_key: str | None = None) -> dict:

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_module
-from pod_exec import Container, wait_for
+from conftest import run_module, wait_until
+from pod_exec import Container
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 
@@ -107,7 +107,7 @@ conn to-cloud
         (self.etc / "strongswan.conf").write_text(self.STRONGSWAN_CONF.format(log=self.log))
         sh("ip", "netns", "exec", self.name, "unshare", "-m", "sh", "-c",
            "mount -t tmpfs tmpfs /run && mkdir -p /run/strongswan && ipsec start")
-        assert wait_for(lambda: "to-cloud" in self.ipsec("statusall"), 15), self.log_text()[-2000:]
+        assert wait_until(lambda: "to-cloud" in self.ipsec("statusall"), 15), self.log_text()[-2000:]
 
     def pids(self) -> dict[str, int]:
         found = {}
@@ -320,7 +320,7 @@ def test_the_deployed_vpn_pod_carries_other_pods_traffic_through_the_tunnel(iks_
     net.echo_server(tmp_path)
     vpn = start_vpn_pod(net, stored, tmp_path, flavor)
 
-    assert wait_for(lambda: established(vpn), 40), (
+    assert wait_until(lambda: established(vpn), 40), (
         f"--- VPN pod log ---\n{vpn.log_text()[-4000:]}\n--- on-prem ---\n{net.onprem.log_text()[-3000:]}")
     log = vpn.log_text()
     # The image's plugins (and the stand-ins above), no others: no stroke, no IKEv1 helpers.
@@ -338,11 +338,11 @@ def test_the_deployed_vpn_pod_carries_other_pods_traffic_through_the_tunnel(iks_
     # Another pod: no way to the on-prem network until the routes DaemonSet's pod runs on the node.
     assert net.ask_onprem(net.pod) == ""
     routes = start_routes_pod(net, stored, tmp_path)
-    assert wait_for(lambda: ONPREM_SUBNET in sh("ip", "-n", net.node, "route").stdout, 20), routes.log_text()
+    assert wait_until(lambda: ONPREM_SUBNET in sh("ip", "-n", net.node, "route").stdout, 20), routes.log_text()
     route = sh("ip", "-n", net.node, "route", "show", ONPREM_SUBNET).stdout
     assert f"via {VPN_POD_IP} dev {net.vpn_dev}" in route, route
     # The on-prem host sees the pod's own address (local.subnet includes the pod network, no SNAT) ...
-    assert wait_for(lambda: net.ask_onprem(net.pod), 10) == OTHER_POD_IP
+    assert wait_until(lambda: net.ask_onprem(net.pod), 10) == OTHER_POD_IP
     ping = sh("ip", "netns", "exec", net.pod, "ping", "-c", "2", "-W", "2", ONPREM_HOST, check=False)
     assert ping.returncode == 0, ping.stdout
     # ... through the tunnel: the CHILD SA counted the packets both ways.
@@ -364,12 +364,12 @@ def test_pod_snat_gives_pods_the_vpn_pods_address(iks_cluster, network, tmp_path
     net.onprem.start(psk, local_ts=f"{SERVICE_NET},{POD_NET}")
     net.echo_server(tmp_path)
     vpn = start_vpn_pod(net, stored, tmp_path, "debian")
-    assert wait_for(lambda: established(vpn), 40), vpn.log_text()[-4000:]
+    assert wait_until(lambda: established(vpn), 40), vpn.log_text()[-4000:]
     sas = vpn.exec(["swanctl", "--list-sas"]).stdout
     assert f"{VPN_POD_IP}/32" in sas and f"{OTHER_POD_IP}" not in sas, sas
     routes = start_routes_pod(net, stored, tmp_path)
-    assert wait_for(lambda: ONPREM_SUBNET in sh("ip", "-n", net.node, "route").stdout, 20), routes.log_text()
-    assert wait_for(lambda: net.ask_onprem(net.pod), 10) == VPN_POD_IP
+    assert wait_until(lambda: ONPREM_SUBNET in sh("ip", "-n", net.node, "route").stdout, 20), routes.log_text()
+    assert wait_until(lambda: net.ask_onprem(net.pod), 10) == VPN_POD_IP
     assert probe(vpn, stored).returncode == 0
 
 
@@ -378,7 +378,7 @@ def test_a_wrong_psk_fails_with_the_reason_in_the_vpn_pods_log(iks_cluster, netw
     stored = deploy(iks_cluster, secrets.token_urlsafe(32))
     net.onprem.start(secrets.token_urlsafe(32), local_ts=f"{POD_NET},{SERVICE_NET}")
     vpn = start_vpn_pod(net, stored, tmp_path, "strongx509")
-    reason = wait_for(lambda: re.search(r"received AUTHENTICATION_FAILED notify error", vpn.log_text()), 30)
+    reason = wait_until(lambda: re.search(r"received AUTHENTICATION_FAILED notify error", vpn.log_text()), 30)
     assert reason, vpn.log_text()[-3000:]
     print(f"VPN pod log: {reason.group(0)}")
     assert not established(vpn)
@@ -390,7 +390,7 @@ def test_a_proposal_mismatch_fails_with_the_reason_in_the_vpn_pods_log(iks_clust
     stored = deploy(iks_cluster, psk)
     net.onprem.start(psk, local_ts=f"{POD_NET},{SERVICE_NET}", ike="aes128-sha1-modp1536!")
     vpn = start_vpn_pod(net, stored, tmp_path, "strongx509")
-    reason = wait_for(lambda: re.search(r"received NO_PROPOSAL_CHOSEN notify error", vpn.log_text()), 30)
+    reason = wait_until(lambda: re.search(r"received NO_PROPOSAL_CHOSEN notify error", vpn.log_text()), 30)
     assert reason, vpn.log_text()[-3000:]
     print(f"VPN pod log: {reason.group(0)}")
     assert "received proposals unacceptable" in net.onprem.log_text()
