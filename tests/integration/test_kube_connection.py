@@ -93,8 +93,8 @@ def test_expected_cluster_guard_accepts_this_cluster_by_url(iks_cluster):
 
 
 def test_missing_certificate_files_and_token_file_are_named_not_a_traceback(iks_cluster, tmp_path):
-    missing_ca = write_kubeconfig(tmp_path, iks_cluster, **{"certificate-authority": str(tmp_path / "gone.crt"),
-                                                           "certificate-authority-data": None})
+    gone_ca = {"certificate-authority": str(tmp_path / "gone.crt"), "certificate-authority-data": None}
+    missing_ca = write_kubeconfig(tmp_path, iks_cluster, **gone_ca)
     assert_clear_failure(read_only(iks_cluster, kubeconfig=missing_ca),
                          "TLS settings", "cannot be used", "No such file or directory")
     config = yaml.safe_load(open(iks_cluster.kubeconfig, encoding="utf-8"))
