@@ -21,6 +21,7 @@ import sys
 
 import ansible
 from ansible.module_utils import _internal as _module_internal  # pylint: disable=ansible-bad-import-from
+from ansible.module_utils.common import warnings as module_warnings
 from ansible.module_utils.common.json import Direction, get_module_encoder
 from ansible.module_utils.common.validation import check_type_bool
 from ansible.plugins.action.normal import ActionModule as NormalAction
@@ -90,6 +91,9 @@ class ActionModule(NormalAction):
         output, rc = io.StringIO(), 0
         controller = _module_internal.is_controller
         _module_internal.is_controller = False  # the module reports warnings in its result, as on a target
+        # A new process starts with none; a loop runs its items in this one process.
+        module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+        module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
         try:
             with contextlib.redirect_stdout(output):
                 run_module(json_params=params, profile=PROFILE, extensions={},

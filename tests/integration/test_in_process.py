@@ -38,11 +38,15 @@ def play(cluster, name: str, vpn: dict, out: Path) -> list[dict]:
          "register": "refused", "ignore_errors": True},
         {"name": "vpn", "containers_workload.secure_cluster.strongswan_vpn": vpn,
          "check_mode": True, "diff": True, "register": "vpn"},
+        # A loop runs its items in one worker process: the second item must not carry the first one's warning.
+        {"name": "vpn loop", "containers_workload.secure_cluster.strongswan_vpn": {**vpn, "ipsec": "{{ item }}"},
+         "loop": [vpn["ipsec"], {"ike": "aes256-sha256-modp2048!", "esp": "aes256-sha256!"}],
+         "check_mode": True, "register": "vpn_loop"},
         {"name": "remove", "containers_workload.secure_cluster.k8s_apply": {
             "definitions": [config_map], "state": "absent"}},
         {"name": "keep", "ansible.builtin.copy": {
             "content": "{{ {'predicted': predicted, 'applied': applied, 'again': again, 'refused': refused, "
-                       "'vpn': vpn} | to_json }}", "dest": str(out)}, "delegate_to": "localhost"}]
+                       "'vpn': vpn, 'vpn_loop': vpn_loop} | to_json }}", "dest": str(out)}, "delegate_to": "localhost"}]
     return [{"hosts": "localhost", "gather_facts": False,
              "module_defaults": {"group/containers_workload.secure_cluster.all": {"kubeconfig": cluster.kubeconfig}},
              "tasks": tasks}]
@@ -66,11 +70,11 @@ def both_ways(iks_cluster, tmp_path_factory):
 
 
 def test_each_way_ran_as_asked(both_ways):
-    assert both_ways[True]["stdout"].count("the module runs in the controller's Python (in process)") == 6
+    assert both_ways[True]["stdout"].count("the module runs in the controller's Python (in process)") == 8
     assert "AnsiballZ_k8s_apply" not in both_ways[True]["stdout"]
     assert "AnsiballZ_strongswan_vpn" not in both_ways[True]["stdout"]
     assert both_ways[False]["stdout"].count("a new Python process runs the module (secure_cluster_in_process is "
-                                            "false)") == 6
+                                            "false)") == 8
     assert "AnsiballZ_k8s_apply" in both_ways[False]["stdout"]
 
 
@@ -81,6 +85,9 @@ def test_results_are_the_same_either_way(both_ways):
     assert here["applied"]["changed"] is True and here["again"]["changed"] is False
     assert here["refused"]["failed"] is True and here["refused"]["msg"]
     assert any("weak algorithm" in warning for warning in here["vpn"]["warnings"])
+    # Warnings of loop items are shown, not kept in the result: each way shows the same ones, no more.
+    shown = [both_ways[way]["stdout"].count("weak algorithm") for way in (True, False)]
+    assert shown[0] == shown[1] > 0
 
 
 def test_secrets_stay_out_of_output_and_results_either_way(both_ways):
