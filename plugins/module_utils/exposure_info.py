@@ -1,7 +1,8 @@
 # Copyright: secure_cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Exposure audit: what in the cluster is reachable from where, and who can do what (module_utils/access.py),
-read-only.
+read-only towards the cluster. Given ``report``, it also writes the exposure report (module_utils/exposure_report.py)
+where it runs.
 
 Every finding has a severity (high, medium, low, info), the object, what is exposed, and the fix (usually a
 role of this collection). Only LIST requests are made, so a view-only kubeconfig is enough; RBAC this identity
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import access, ingress_path, providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import access, exposure_report, ingress_path, providers
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import guard, walk
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import from_crd
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.validation import one_resource_errors
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import (
     EDGE_LABELS, EDGE_TAINTS, BLOCKING_EFFECTS, taint_text, tolerates)
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "ibm-system", "calico-system",
@@ -152,7 +154,21 @@ def run(run) -> dict:
         "edge_nodes": len(edge_nodes),
         "access_unknown": access.unknown_kinds(rbac),
     })
-    return {"findings": findings, "summary": summary}
+    result = {"findings": findings, "summary": summary}
+    if params.get("report"):
+        try:
+            result["report"] = exposure_report.write(params["report"], result, run.check_mode)
+        except OSError as exc:
+            raise SecureClusterError(f"could not write the exposure report: {exc}", result) from exc
+    return result
+
+
+def param_errors(params: dict) -> list[str]:
+    report = params.get("report") or {}
+    name = report.get("name") or ""
+    if name and ("/" in name or name.startswith(".")):
+        return [f"report.name {name!r} must be a file name (no '/', not starting with '.')"]
+    return []
 
 
 def invalid_policy_findings(policies: list[dict]) -> tuple[list[dict], list[dict]]:

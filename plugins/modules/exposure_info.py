@@ -57,6 +57,39 @@ options:
         type: str
         required: true
         choices: [NoSchedule, PreferNoSchedule, NoExecute]
+  report:
+    description:
+      - Also write the exposure report, C(<dir>/<name>-<phase>.md) and C(.html), where the module runs (the
+        controller, with a local connection). A file that already reads the same is not written again; nothing is
+        written in check mode. The O(report.phase=after) report lists what was closed since O(report.compare_with).
+      - The role C(containers_workload.secure_cluster.exposure_report) writes the reports before and after the
+        pattern's steps with this option.
+    type: dict
+    suboptions:
+      dir:
+        description: Directory of the reports, made when missing.
+        type: path
+        required: true
+      name:
+        description: The cluster's name in the report and its file names (playbooks pass C(inventory_hostname)).
+        type: str
+        required: true
+      phase:
+        description: C(before) or C(after) the changes of the run.
+        type: str
+        choices: [before, after]
+        default: before
+      plan:
+        description: The steps of the run and whether each is on, shown as a table.
+        type: dict
+        default: {}
+      compare_with:
+        description:
+          - The RV(findings) of the audit before the changes; objects with a finding above C(info) there and none
+            now are listed as closed.
+        type: list
+        elements: dict
+        default: []
 extends_documentation_fragment:
   - containers_workload.secure_cluster.kube_auth
   - containers_workload.secure_cluster.attributes
@@ -71,6 +104,15 @@ EXAMPLES = r"""
 - name: Fail when anything is exposed with high severity
   ansible.builtin.assert:
     that: exposure.summary.high == 0
+
+- name: Audit again after a change, and write the report with what was closed since the first audit
+  containers_workload.secure_cluster.exposure_info:
+    report:
+      dir: /srv/exposure-reports
+      name: "{{ inventory_hostname }}"
+      phase: after
+      compare_with: "{{ exposure.findings }}"
+  register: exposure_after
 """
 
 RETURN = r"""
@@ -95,6 +137,16 @@ findings:
         system:authenticated: group system:authenticated stands for everyone or for every service account"
       fix: remove the broad subject; bind named users, groups or service accounts
       area: access
+report:
+  description:
+    - Paths of the Markdown and HTML reports, the ones this run wrote (C(written); empty when both already read
+      the same, or in check mode), and what was closed since O(report.compare_with) (C(closed) network objects,
+      C(closed_access) as C(Kind object)).
+  returned: when O(report) is given
+  type: dict
+  sample: {md: /srv/reports/cluster-a-after.md, html: /srv/reports/cluster-a-after.html,
+           written: [/srv/reports/cluster-a-after.md, /srv/reports/cluster-a-after.html],
+           closed: [shop/web], closed_access: [ClusterRoleBinding anyone-admin]}
 summary:
   description:
     - Counts per severity, the provider, whether every NodePort is blocked, public ALBs enabled, VPN present,
@@ -118,11 +170,18 @@ ARGUMENT_SPEC = {
         "value": {"type": "str", "default": ""},
         "effect": {"type": "str", "required": True, "choices": list(EFFECTS)},
     }},
+    "report": {"type": "dict", "options": {
+        "dir": {"type": "path", "required": True},
+        "name": {"type": "str", "required": True},
+        "phase": {"type": "str", "choices": ["before", "after"], "default": "before"},
+        "plan": {"type": "dict", "default": {}},
+        "compare_with": {"type": "list", "elements": "dict", "default": []},
+    }},
 }
 
 
 def main() -> None:
-    run_module("exposure_info", ARGUMENT_SPEC, exposure_info.run)
+    run_module("exposure_info", ARGUMENT_SPEC, exposure_info.run, errors=exposure_info.param_errors)
 
 
 if __name__ == "__main__":
