@@ -86,6 +86,10 @@ class ActionModule(NormalAction):
     def _run_here(self, args: dict) -> dict:
         """Run the module as AnsiballZ would, and return what it printed like a finished command."""
         namespace, collection, name = self._task.resolved_action.split(".")
+        module_fqn = f"ansible_collections.{namespace}.{collection}.plugins.modules.{name}"
+        # The action plugin imported the module (for what it imports); it runs again here as __main__, from a
+        # fresh copy, as runpy expects.
+        sys.modules.pop(module_fqn, None)
         params = json.dumps({"ANSIBLE_MODULE_ARGS": args},
                             cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode()
         output, rc = io.StringIO(), 0
@@ -97,7 +101,7 @@ class ActionModule(NormalAction):
         try:
             with contextlib.redirect_stdout(output):
                 run_module(json_params=params, profile=PROFILE, extensions={},
-                           module_fqn=f"ansible_collections.{namespace}.{collection}.plugins.modules.{name}",
+                           module_fqn=module_fqn,
                            modlib_path=os.path.dirname(os.path.dirname(ansible.__file__)))
         except SystemExit as exit_:
             rc = exit_.code if isinstance(exit_.code, int) else 1

@@ -72,6 +72,8 @@ def both_ways(iks_cluster, tmp_path_factory):
 def test_each_way_ran_as_asked(both_ways):
     assert both_ways[True]["stdout"].count("the module runs in the controller's Python (in process)") == 8
     assert "AnsiballZ_k8s_apply" not in both_ways[True]["stdout"]
+    # Nothing but results: no stray output of the module run (such as runpy's warnings) reaches the user.
+    assert "errantly sent data" not in both_ways[True]["stdout"] and "RuntimeWarning" not in both_ways[True]["stdout"]
     assert "AnsiballZ_strongswan_vpn" not in both_ways[True]["stdout"]
     assert both_ways[False]["stdout"].count("a new Python process runs the module (secure_cluster_in_process is "
                                             "false)") == 8
