@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 
 import pytest
 
-from conftest import run_module
+from conftest import run_module, wait_until
 
 EDGE = ["10.176.48.10", "10.176.49.11"]
 
@@ -25,14 +24,6 @@ def vpn(iks_cluster):
     run_module(iks_cluster, "strongswan_vpn", {"state": "absent", "namespace": namespace})
     run_module(iks_cluster, "edge_nodes", {"state": "absent"})
 
-
-def wait_until(check, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.5)
-    return check()
 
 
 def test_check_mode_predicts_the_install_and_writes_nothing(iks_cluster, vpn):
