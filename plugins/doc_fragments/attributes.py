@@ -17,9 +17,10 @@ attributes:
     description: A second run with the same arguments reports no change and writes nothing.
   action:
     description:
-      - Has an action plugin. When the task runs on the controller (a local connection with the controller's own
-        Python, no become, async or task environment), it runs the module inside the controller's worker process
-        instead of a new Python process, which saves about 0.3 s of controller CPU per run; the result is the same.
+      - Has an action plugin. When the task runs on the controller (a local connection, C(ansible_python_interpreter)
+        unset or the controller's own Python, no become, async or task environment), it runs the module inside the
+        controller's worker process instead of a new Python process, which saves about 0.3 s of controller CPU per
+        run; the result is the same.
       - Set the variable C(secure_cluster_in_process=false) to run the module in a new process as usual.
     support: full
 """

@@ -5,8 +5,9 @@
 The collection's modules talk to APIs (Kubernetes, IBM Cloud), so they run on the controller (``connection:
 local``). Ansible still starts a new Python for each run and ships it the module as a zip: about 0.3 s of
 controller CPU per run on a 2-core machine, more than most of these modules spend working. When the task runs
-locally, in the controller's own interpreter, without become, async or a task environment, the action plugin of
-each module runs the module in its worker process instead: the same module code, arguments, check mode, diff and
+locally, with ``ansible_python_interpreter`` unset or the controller's own interpreter (an unset one is not
+discovered: the controller's is used), without become, async or a task environment, the action plugin of each
+module runs the module in its worker process instead: the same module code, arguments, check mode, diff and
 no_log handling, the same JSON result, without the new interpreter. Anything else (another interpreter, a remote
 connection, ``secure_cluster_in_process: false``) runs the module the usual way.
 """
