@@ -20,9 +20,9 @@ NOW = [finding("medium", "ALB", "public-alb1"), finding("info", "LoadBalancer", 
        finding("high", "ServiceAccount", "anyone", "access")]
 
 
-def report(tmp_path, phase="after", compare_with=BEFORE, plan=None):
-    return {"dir": str(tmp_path / "reports"), "name": "cluster-a", "phase": phase, "plan": plan or {},
-            "compare_with": compare_with}
+def report(tmp_path, compare_with=None):
+    return {"dir": str(tmp_path / "reports"), "name": "cluster-a", "phase": "after", "plan": {},
+            "compare_with": BEFORE if compare_with is None else compare_with}
 
 
 def test_closed_lists_what_had_a_finding_above_info_before_and_none_now():
