@@ -25,7 +25,6 @@ def vpn(iks_cluster):
     run_module(iks_cluster, "edge_nodes", {"state": "absent"})
 
 
-
 def test_check_mode_predicts_the_install_and_writes_nothing(iks_cluster, vpn):
     mark = iks_cluster.audit_mark()
     result = run_module(iks_cluster, "strongswan_vpn", vpn, check_mode=True, diff=True)
