@@ -16,7 +16,7 @@ ALLOWED = [
     r"meta/(runtime|execution-environment)\.yml", r"meta/ee-(requirements|bindep)\.txt",
     r"docs/[a-z_]+\.md",
     r"playbooks/[a-z_]+\.yml",
-    r"plugins/(modules|module_utils|doc_fragments|inventory|filter)/[a-z_0-9]+\.py",
+    r"plugins/(modules|module_utils|doc_fragments|inventory|filter|action|plugin_utils)/[a-z_0-9]+\.py",
     r"plugins/module_utils/[a-z_0-9]+/[a-z_0-9]+\.py", r"plugins/filter/[a-z_0-9]+\.yml",
     r"roles/[a-z_]+/README\.md",
     r"roles/[a-z_]+/(defaults|meta|tasks|handlers|vars)/[a-z_]+\.yml",
