@@ -20,9 +20,10 @@ def closed(before: list[dict], now: list[dict]) -> tuple[list[str], list[str]]:
     def keys(findings: list[dict], access: bool) -> list[str]:
         return [f"{f['kind']} {f['object']}" if access else f["object"] for f in findings
                 if f["severity"] != "info" and ("area" in f) == access]
-    network, access = ([k for k in dict.fromkeys(keys(before, area)) if k not in set(keys(now, area))]
-                       for area in (False, True))
-    return network, access
+    def gone(access: bool) -> list[str]:
+        still = set(keys(now, access))
+        return [k for k in dict.fromkeys(keys(before, access)) if k not in still]
+    return gone(False), gone(True)
 
 
 def markdown(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str]) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import time
 
 from ansible.plugins.callback import CallbackBase
@@ -29,25 +28,17 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self.runs: dict[str, dict[str, int]] = {}
         self.seconds: dict[str, float] = {}  # wall seconds per task name, summed over hosts' batches
-        self.cpu: dict[str, float] = {}  # controller CPU seconds per task name (this process and its workers)
         self._task = None
         self._started = 0.0
-        self._cpu_started = 0.0
-
-    @staticmethod
-    def _cpu() -> float:
-        return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
-                                                     resource.getrusage(resource.RUSAGE_CHILDREN)))
 
     def _close_task(self) -> None:
         if self._task is not None:
             self.seconds[self._task] = self.seconds.get(self._task, 0.0) + time.monotonic() - self._started
-            self.cpu[self._task] = self.cpu.get(self._task, 0.0) + self._cpu() - self._cpu_started
         self._task = None
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._close_task()
-        self._task, self._started, self._cpu_started = task.get_name(), time.monotonic(), self._cpu()
+        self._task, self._started = task.get_name(), time.monotonic()
 
     v2_playbook_on_handler_task_start = v2_playbook_on_task_start
 
@@ -67,4 +58,4 @@ class CallbackModule(CallbackBase):
         path = os.environ.get("MODULE_RUNS_FILE")
         if path:
             with open(path, "w", encoding="utf-8") as handle:
-                json.dump({"runs": self.runs, "seconds": self.seconds, "cpu": self.cpu}, handle)
+                json.dump({"runs": self.runs, "seconds": self.seconds}, handle)
