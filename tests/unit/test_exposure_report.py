@@ -84,3 +84,12 @@ def test_write_writes_once_and_not_in_check_mode(tmp_path):
     assert again["written"] == []
     changed = exposure_report.write(report(tmp_path, compare_with=NOW), audit, check_mode=False)
     assert changed["written"] == [first["md"], first["html"]] and changed["closed"] == []
+
+
+def test_a_report_name_that_is_not_a_file_name_is_refused_before_the_audit():
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
+    assert exposure_info.param_errors({"report": None}) == []
+    assert exposure_info.param_errors({"report": {"name": "cluster-a"}}) == []
+    for name in ("../etc/cron.d/x", "a/b", ".hidden"):
+        assert exposure_info.param_errors({"report": {"name": name}}) == [
+            f"report.name {name!r} must be a file name (no '/', not starting with '.')"]
