@@ -20,6 +20,7 @@ def closed(before: list[dict], now: list[dict]) -> tuple[list[str], list[str]]:
     def keys(findings: list[dict], access: bool) -> list[str]:
         return [f"{f['kind']} {f['object']}" if access else f["object"] for f in findings
                 if f["severity"] != "info" and ("area" in f) == access]
+
     def gone(access: bool) -> list[str]:
         still = set(keys(now, access))
         return [k for k in dict.fromkeys(keys(before, access)) if k not in still]
