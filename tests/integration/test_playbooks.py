@@ -173,3 +173,19 @@ def test_awx_style_run_through_ansible_runner_with_extra_vars_and_inventory(demo
     assert result.status == "successful", result.stdout.read()[-3000:]
     assert result.stats["failures"] == {}
     assert (tmp_path / "reports" / "cluster-a-after.html").exists()
+
+
+def test_a_mistake_in_the_last_step_stops_the_run_before_the_first_step_changes_anything(demo_cluster, tmp_path):
+    """Every step's variables are checked against the roles' own argument specs before any step runs: a bad VPN
+    variable (the VPN is the last step) used to stop the run only after edge nodes, ALBs and policies changed."""
+    inventory = str(REPO / "playbooks" / "inventory" / "local.yml")
+    bad = {**{k: v for k, v in CUSTOM_MARKER.items() if k.startswith("strongswan_vpn_")},
+           "strongswan_vpn_enable_pod_snat": "maybe", "namespace_isolation_kind": "cilium"}
+    mark = demo_cluster.audit_mark()
+    result = run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, "-e", f"exposure_report_dir={tmp_path}",
+                          "-e", json.dumps(bad), check=False)
+    assert result.returncode != 0
+    assert "Check the variables of every step" in result.stdout
+    assert "strongswan_vpn_enable_pod_snat" in result.stdout and "namespace_isolation_kind" in result.stdout
+    assert "Plan the edge nodes" not in result.stdout
+    assert demo_cluster.writes_since(mark) == []
