@@ -189,3 +189,46 @@ def test_a_mistake_in_the_last_step_stops_the_run_before_the_first_step_changes_
     assert "strongswan_vpn_enable_pod_snat" in result.stdout and "namespace_isolation_kind" in result.stdout
     assert "Plan the edge nodes" not in result.stdout
     assert demo_cluster.writes_since(mark) == []
+
+
+def test_a_host_the_private_alb_cannot_serve_stops_the_run_before_the_first_step(demo_cluster, tmp_path):
+    """The steps' own checks that argument specs cannot express run before the first step too: an app on the
+    IBM-provided subdomain (which only the public ALB serves) used to fail the private ingress step after the
+    edge nodes were made."""
+    inventory = str(REPO / "playbooks" / "inventory" / "local.yml")
+    app = {"name": "shop", "namespace": "shop", "host": "shop.mycluster-0001.us-south.containers.appdomain.cloud",
+           "paths": [{"path": "/", "service": "web", "port": 80}]}
+    mark = demo_cluster.audit_mark()
+    result = run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, "-e", f"exposure_report_dir={tmp_path}",
+                          "-e", json.dumps({"private_ingress_apps": [app]}), check=False)
+    assert result.returncode != 0
+    assert "are on the IBM-provided Ingress subdomain" in result.stdout
+    assert "Plan the edge nodes" not in result.stdout
+    assert demo_cluster.writes_since(mark) == []
+
+
+def test_a_provider_no_annotation_makes_private_stops_the_run_before_the_first_step(tmp_path):
+    """On a cluster whose provider the nodes do not tell, private LoadBalancer Services cannot be made private:
+    the run stops before the first step; naming the provider lets it go on."""
+    import yaml
+    name = unique("it-noprovider")
+    cluster = cluster_up(name, "--nodes", "6", "--profile", "generic")
+    try:
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(yaml.safe_dump({"all": {"hosts": {name: {
+            "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "secure_cluster_kubeconfig": cluster.kubeconfig, "edge_nodes_per_zone": 1, "edge_nodes_min_per_zone": 1,
+            "edge_nodes_min_edge_nodes": 1, "edge_nodes_workloads": [], "exposure_report_dir": str(tmp_path),
+            "private_load_balancer_services": [{"name": "web", "namespace": "default", "selector": {"app": "web"},
+                                                "ports": [{"port": 80}]}]}}}}))
+        mark = cluster.audit_mark()
+        refused = run_playbook(cluster, "secure-cluster.yml", "-i", str(inventory), check=False)
+        assert refused.returncode != 0
+        assert "could not tell the cloud provider from the nodes" in refused.stdout
+        assert "Plan the edge nodes" not in refused.stdout
+        named = run_playbook(cluster, "secure-cluster.yml", "-i", str(inventory), "--check",
+                             "-e", "private_load_balancer_provider=aws")
+        assert "failed=0" in named.stdout and "Plan the edge nodes" in named.stdout
+        assert cluster.writes_since(mark) == []
+    finally:
+        cluster_down(name)
