@@ -232,6 +232,11 @@ def _pool(endpoint: Endpoint):
 def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=endpoint.ca_file,
                                          cadata=endpoint.ca_data.decode() if endpoint.ca_data else None)
+    # Verify as kubectl and the Kubernetes Go clients do (Go's crypto/x509): an issuer must be a CA (basic
+    # constraints), and a key usage extension, when it has one, must allow certificate signing; a CA without key
+    # usage is accepted. Python 3.13's default context adds OpenSSL's strict mode, which refuses such a CA
+    # ("CA cert does not include key usage extension") where kubectl connects: keep OpenSSL's usual checks only.
+    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
     if not endpoint.verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

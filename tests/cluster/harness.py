@@ -134,14 +134,19 @@ def openssl(*args: str, cwd: Path) -> None:
 
 
 def make_pki(pki: Path) -> None:
-    """A CA, the API server's serving certificate, an admin client certificate and the service-account key."""
+    """A CA, the API server's serving certificate, an admin client certificate and the service-account key, with
+    the extensions kubeadm gives them (client-go's certutil): the CA is a critical CA:TRUE with the key usages
+    digitalSignature, keyEncipherment and keyCertSign; each leaf has its key usages, extended key usage and the
+    CA's key identifier, so even Python 3.13's strict X.509 checks accept the chain."""
     pki.mkdir(parents=True, exist_ok=True)
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-keyout", "ca.key",
-            "-out", "ca.crt", "-subj", "/CN=secure-cluster-test-ca", cwd=pki)
+            "-out", "ca.crt", "-subj", "/CN=secure-cluster-test-ca", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign", cwd=pki)
+    leaf = "keyUsage=critical,digitalSignature,keyEncipherment\nauthorityKeyIdentifier=keyid\n"
     (pki / "san.cnf").write_text(
         "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
-        "DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n")
-    (pki / "client.cnf").write_text("extendedKeyUsage=clientAuth\n")
+        "DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n" + leaf)
+    (pki / "client.cnf").write_text("extendedKeyUsage=clientAuth\n" + leaf)
     for name, subject, ext in (("apiserver", "/CN=kube-apiserver", "san.cnf"),
                                ("admin", "/O=system:masters/CN=secure-cluster-admin", "client.cnf")):
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
