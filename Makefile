@@ -4,7 +4,8 @@
 #   make build  the collection tarball (.build/), make docs its HTML docs, make ee the AWX image context
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
-PYTHON ?= python3
+# The newest Python present (pyenv's included): the default virtualenv gets the newest ansible-core it allows.
+PYTHON ?= $(shell tests/matrix/find-python 3.13 3.12 3.11)
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export PATH := $(BIN):$(PATH)
@@ -14,7 +15,6 @@ export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 IBM_VENV := $(CURDIR)/.build/ibm-venv
 export IBM_CLIENT_PYTHON := $(IBM_VENV)/bin/python
 COLLECTION := $(CURDIR)/.build/ansible_collections/containers_workload/secure_cluster
-SANITY_TREE := $(CURDIR)/.build/sanity/ansible_collections/containers_workload/secure_cluster
 DEMO_CLUSTER ?= demo
 VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL := $(CURDIR)/.build/containers_workload-secure_cluster-$(VERSION).tar.gz
@@ -22,7 +22,7 @@ PUBLISH_VENV := $(CURDIR)/.build/publish-venv
 DOCS := $(CURDIR)/.build/docs
 EE_CONTEXT := $(CURDIR)/.build/ee
 
-.PHONY: help venv publish-venv ibm-venv deps binaries collection lint sanity unit publish-check molecule integration test bench \
+.PHONY: help venv publish-venv ibm-venv deps binaries collection lint sanity unit publish-check molecule integration matrix test bench \
 	demo demo-down build docs ee release clean
 
 help:
@@ -83,9 +83,10 @@ collection: venv deps
 lint: collection
 	ansible-lint --offline --profile production
 
-# ansible-test wants a git repository at .../ansible_collections/NS/NAME: it gets a fresh copy.
+# ansible-test sanity of the oldest, the middle and the newest supported release (tests/matrix/releases), each
+# from its own virtualenv, on a fresh git copy of the checkout (ansible-test wants .../ansible_collections/NS/NAME).
 sanity: collection
-	tests/run-sanity $(SANITY_TREE)
+	tests/matrix/run sanity
 
 unit: collection
 	python -m pytest -q tests/unit
@@ -102,7 +103,13 @@ integration: collection binaries ibm-venv
 publish-check: collection publish-venv docs
 	PUBLISH_VENV=$(PUBLISH_VENV) DOCS=$(DOCS) python -m pytest -q tests/publish
 
-test: lint sanity unit publish-check molecule integration
+# Every supported ansible-core release (tests/matrix/releases) in its own virtualenv, with the collection installed
+# from the tarball: unit tests, secure-cluster.yml on an IKS-profile cluster (first run, no-change re-run,
+# mistakes), and the in-process comparison.
+matrix: build binaries
+	TARBALL=$(TARBALL) tests/matrix/run test
+
+test: lint sanity unit publish-check molecule integration matrix
 
 # Benchmarks print ratios against what users would otherwise run; not part of `make test`.
 bench: collection binaries

@@ -21,24 +21,49 @@ import os
 import sys
 
 import ansible
-from ansible.module_utils import _internal as _module_internal  # pylint: disable=ansible-bad-import-from
-from ansible.module_utils.common import warnings as module_warnings
-from ansible.module_utils.common.json import Direction, get_module_encoder
 from ansible.module_utils.common.validation import check_type_bool
 from ansible.plugins.action.normal import ActionModule as NormalAction
+from ansible.release import __version__ as ANSIBLE_VERSION
 from ansible.utils.display import Display
-from ansible.vars.clean import remove_internal_keys
 
-try:  # the runner AnsiballZ itself uses (ansible-core 2.19); without it, modules run the usual way
+# Releases whose internals the in-process run is built on and tested with (the matrix of `make test`). On any
+# other release the modules run the usual way, and -vvv says why: a new release can make runs slower, never
+# break them.
+PROVEN = ((2, 19), (2, 20), (2, 21))
+RELEASE = tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2])
+
+# ansible-core's own module runner and what it reads, all private names: each import is guarded, and a release
+# without one of them runs the modules the usual way.
+try:
+    from ansible.module_utils import _internal as _module_internal  # pylint: disable=ansible-bad-import-from
     from ansible.module_utils._internal._ansiballz._loader import run_module  # pylint: disable=ansible-bad-import-from
-except ImportError:  # pragma: no cover - another ansible-core
-    run_module = None
+    from ansible.module_utils.common import warnings as module_warnings
+    from ansible.module_utils.common.json import Direction, get_module_encoder
+
+    _CLEAR = (module_warnings._global_warnings.clear,  # pylint: disable=protected-access
+              module_warnings._global_deprecations.clear)  # pylint: disable=protected-access
+    _module_internal.is_controller  # pylint: disable=pointless-statement
+    MISSING = None
+except (ImportError, AttributeError) as exc:  # pragma: no cover - another ansible-core
+    MISSING = f"this ansible-core has no in-process module runner ({exc})"
+try:  # until 2.20 a task result is a dict that the action cleans with this; 2.21 has a task result object
+    from ansible.vars.clean import remove_internal_keys
+except ImportError:  # pragma: no cover - ansible-core 2.21 and later
+    remove_internal_keys = None
 
 display = Display()
 
 # Modules that declare no serialization profile of their own use this one (ansible-core's default).
 PROFILE = "legacy"
 SWITCH = "secure_cluster_in_process"
+
+
+def unavailable() -> str | None:
+    """Why this ansible-core cannot run modules in process, or None when it can."""
+    if RELEASE not in PROVEN:
+        proven = ", ".join(".".join(map(str, release)) for release in PROVEN)
+        return f"in-process runs are proven on ansible-core {proven}; this is {ANSIBLE_VERSION}"
+    return MISSING
 
 
 class ActionModule(NormalAction):
@@ -51,24 +76,32 @@ class ActionModule(NormalAction):
         if module_name not in (None, self._task.action) or reason:
             if reason:
                 display.vvv(f"{self._task.action}: a new Python process runs the module ({reason})")
+            # ansible-core 2.16 has no ignore_unknown_opts: pass it only when it is set.
+            extra = {"ignore_unknown_opts": True} if ignore_unknown_opts else {}
             return super()._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars,
-                                           persist_files=persist_files, wrap_async=wrap_async,
-                                           ignore_unknown_opts=ignore_unknown_opts)
+                                           persist_files=persist_files, wrap_async=wrap_async, **extra)
         display.vvv(f"{self._task.action}: the module runs in the controller's Python (in process)")
         args = dict(self._task.args if module_args is None else module_args)
         self._update_module_args(self._task.action, args, task_vars, ignore_unknown_opts=ignore_unknown_opts)
-        data = self._parse_returned_data(self._run_here(args), PROFILE)
-        data.pop("_ansible_suppress_tmpdir_delete", None)
-        remove_internal_keys(data)
-        return data
+        return self._cleaned(self._parse_returned_data(self._run_here(args), PROFILE))
+
+    @staticmethod
+    def _cleaned(parsed) -> dict:
+        """The parsed module output without Ansible's internal keys, as ``_execute_module`` returns it."""
+        if hasattr(parsed, "as_result_dict"):  # ansible-core 2.21: a task result object
+            parsed.remove_internal_keys()
+            return parsed.as_result_dict(for_round_trip=True)
+        parsed.pop("_ansible_suppress_tmpdir_delete", None)
+        remove_internal_keys(parsed)
+        return parsed
 
     def _not_here(self, task_vars: dict, wrap_async: bool) -> str | None:
         """Why this run cannot happen in this process, or None when it can."""
         switch = task_vars.get(SWITCH, True)
         if not check_type_bool(self._templar.template(switch) if isinstance(switch, str) else switch):
             return f"{SWITCH} is false"
-        if run_module is None:
-            return "this ansible-core has no in-process module runner"
+        if reason := unavailable():
+            return reason
         if self._connection.transport != "local":
             return f"connection {self._connection.transport}"
         if wrap_async or self._task.async_val:
@@ -97,8 +130,8 @@ class ActionModule(NormalAction):
         controller = _module_internal.is_controller
         _module_internal.is_controller = False  # the module reports warnings in its result, as on a target
         # A new process starts with none; a loop runs its items in this one process.
-        module_warnings._global_warnings.clear()  # pylint: disable=protected-access
-        module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
+        for clear in _CLEAR:
+            clear()
         try:
             with contextlib.redirect_stdout(output):
                 run_module(json_params=params, profile=PROFILE, extensions={},

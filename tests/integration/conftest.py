@@ -79,7 +79,12 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="session")
 def iks_cluster():
-    """A 6-node IKS-profile cluster (2 per zone) shared by the session; tests leave it as they found it."""
+    """A 6-node IKS-profile cluster (2 per zone) shared by the session; tests leave it as they found it.
+    SECURE_CLUSTER_SHARED_IKS names the env file of one already running (the matrix shares one across releases)."""
+    if os.environ.get("SECURE_CLUSTER_SHARED_IKS"):
+        env = read_env(os.environ["SECURE_CLUSTER_SHARED_IKS"])
+        yield Cluster(Path(os.environ["SECURE_CLUSTER_SHARED_IKS"]).parent.name, env)
+        return
     name = unique("it-iks")
     cluster = cluster_up(name, "--nodes", "6", "--profile", "iks")
     yield cluster
