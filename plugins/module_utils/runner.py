@@ -56,19 +56,24 @@ def run_module(name: str, argument_spec: dict, handler: Callable[[Run], dict],
     """Run a module of this collection: see the module docstring."""
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_options)
     run = Run(module, name)
+    failure = None
     try:
         if errors is not None:
             raise_if(errors(module.params))
         result = handler(run)
     except SecureClusterError as exc:
+        failure = exc
+    if failure is not None:
+        # Failed outside the except block: a refusal with its message, not a traceback (ansible-core before 2.19
+        # attaches the handled exception's traceback to the result at -vvv).
         for warning in run.warnings:
             module.warn(warning)
-        failed = dict(exc.result)
+        failed = dict(failure.result)
         if run.counters:
             failed["api_calls"] = run.api_calls()
         if not module._diff:
             failed.pop("diff", None)
-        module.fail_json(msg=str(exc), **failed)
+        module.fail_json(msg=str(failure), **failed)
     for warning in run.warnings + result.pop("warnings", []):
         module.warn(warning)
     diff = result.pop("diff", None)

@@ -30,7 +30,7 @@ def pinned_ansible_core(requirements: str) -> list[str]:
     return re.findall(r"^ansible-core==([\d.]+)", (REPO / requirements).read_text(), re.M)
 
 
-def tested_releases() -> list[str]:
+def matrix_releases() -> list[str]:
     """The ansible-core releases `make test` runs the collection on (tests/matrix/releases), oldest first."""
     lines = (REPO / "tests" / "matrix" / "releases").read_text().splitlines()
     return [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
@@ -40,7 +40,7 @@ def test_requires_ansible_claims_the_range_the_matrix_tests():
     """The floor of the collection and of every role is the oldest release of the matrix; every pinned ansible-core
     (the default virtualenv, the publishing tools, the example execution environment) is a release of the matrix,
     and the newest one where the Python allows it."""
-    releases = tested_releases()
+    releases = matrix_releases()
     oldest, newest = releases[0], releases[-1]
     minor = ".".join(oldest.split(".")[:2])
     runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
@@ -55,7 +55,7 @@ def test_requires_ansible_claims_the_range_the_matrix_tests():
 
 
 def test_the_docs_state_the_range_the_matrix_tests():
-    releases = tested_releases()
+    releases = matrix_releases()
     stated = f"ansible-core {'.'.join(releases[0].split('.')[:2])} to {'.'.join(releases[-1].split('.')[:2])}"
     for doc in ("README.md", "docs/testing.md"):
         assert stated in (REPO / doc).read_text(), f"{doc} does not say '{stated}'"
