@@ -25,6 +25,7 @@ RELEASE = tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2])
 IN_PROCESS = RELEASE in ((2, 19), (2, 20), (2, 21))
 MODULE_RUNS_HERE = "the module runs in the controller's Python (in process)"
 MODULE_RUNS_APART = "a new Python process runs the module"
+LOCKDOWN = "deny-kube-node-port-services"  # nodeport_lockdown_name's default
 
 pytestmark = pytest.mark.skipif(not os.environ.get("SECURE_CLUSTER_MATRIX"),
                                 reason="run by tests/matrix/run, with the collection installed from the tarball")
@@ -78,7 +79,8 @@ def test_the_first_run_secures_the_cluster(cluster, runs):
                {("dedicated", "edge", "NoSchedule"), ("dedicated", "edge", "NoExecute")} for n in edge)
     policies = client.CustomObjectsApi(cluster.client()).list_cluster_custom_object(
         "crd.projectcalico.org", "v1", "globalnetworkpolicies")["items"]
-    assert any(p["spec"].get("preDNAT") for p in policies)
+    lockdown = [p for p in policies if p["metadata"]["name"].endswith(LOCKDOWN)]
+    assert lockdown and lockdown[0]["spec"]["preDNAT"] is True
     assert (runs["reports"] / "local-demo-before.html").exists() and (runs["reports"] / "local-demo-after.html").exists()
 
 
@@ -116,3 +118,25 @@ def test_a_mistake_gives_a_clear_message_no_traceback_and_no_write(cluster, runs
     assert "Traceback" not in output and "Unexpected Exception" not in output
     assert "Plan the edge nodes" not in output
     assert cluster.writes_since(mark) == []
+
+
+def test_the_audit_playbook_reports_and_writes_nothing(cluster, runs, tmp_path):
+    mark = cluster.audit_mark()
+    result = run_playbook(cluster, "containers_workload.secure_cluster.audit", "-i", INVENTORY,
+                          "-e", f"exposure_report_dir={tmp_path}")
+    assert recap(result.stdout)["failed"] == 0
+    assert (tmp_path / "local-demo-before.html").exists()
+    assert cluster.writes_since(mark) == []
+
+
+def test_the_rollback_playbook_undoes_the_pattern(cluster, runs):
+    """Last in this file: it takes back what the first run did."""
+    from kubernetes import client
+    result = run_playbook(cluster, "containers_workload.secure_cluster.rollback", "-i", INVENTORY)
+    assert recap(result.stdout)["failed"] == 0 and recap(result.stdout)["changed"] > 0
+    nodes = client.CoreV1Api(cluster.client()).list_node().items
+    assert not [n.metadata.name for n in nodes if (n.metadata.labels or {}).get("dedicated") == "edge"
+                or any(t.key == "dedicated" for t in n.spec.taints or [])]
+    policies = client.CustomObjectsApi(cluster.client()).list_cluster_custom_object(
+        "crd.projectcalico.org", "v1", "globalnetworkpolicies")["items"]
+    assert not [p for p in policies if p["metadata"]["name"].endswith(LOCKDOWN)]
