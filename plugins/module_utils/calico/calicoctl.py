@@ -138,9 +138,11 @@ class Calicoctl:
         else:
             self.reads += 1
         shown = " ".join(argv)
+        # Without a document to send, calicoctl gets no stdin at all (never the module's own).
+        given = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
         try:
-            return subprocess.run(argv, input=stdin, capture_output=True, text=True, env=self.environment(),
-                                  timeout=self.timeout, check=False)
+            return subprocess.run(argv, capture_output=True, text=True, env=self.environment(),
+                                  timeout=self.timeout, check=False, **given)
         except FileNotFoundError:
             raise CalicoctlError(f"calicoctl_path '{self.path}' is not an executable on this host: install "
                                  f"calicoctl v3 (matching the cluster's Calico) or set calicoctl_path") from None
