@@ -162,7 +162,7 @@ class Replay:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line]
 
     def used(self) -> int:
-        return int(self.position.read_text() or 0)
+        return int(self.position.read_text() or 0) if self.position.exists() else 0
 
     def check(self) -> None:
         """Fail loudly on an unrecorded invocation, or on recorded runs the code did not make."""
