@@ -168,13 +168,17 @@ undone:
   type: bool
 calico:
   description:
-    - The cluster's Calico as ClusterInformation C(default) tells (version, cluster_type, datastore_ready) and the
-      datastore (C(kubernetes) or C(etcdv3)).
+    - The cluster's Calico as ClusterInformation C(default) tells (version, cluster_type, datastore_ready).
     - With the C(calicoctl) backend, as C(calicoctl version) tells it; C(datastore_ready) is then null (not
       reported by that command) and C(client_version) is calicoctl's own.
   returned: always
   type: dict
-  sample: {"version": "v3.28.2", "cluster_type": "k8s,bgp,kdd", "datastore_ready": true, "datastore": "kubernetes"}
+  sample: {"version": "v3.28.2", "cluster_type": "k8s,bgp,kdd", "datastore_ready": true}
+datastore:
+  description: Calico's datastore as the backend reaches it, C(kubernetes) or C(etcdv3).
+  returned: success
+  type: str
+  sample: kubernetes
 reachability:
   description:
     - For each O(keep_open) connection and HostEndpoint, whether it is allowed after the run and by what

@@ -151,13 +151,13 @@ def test_the_api_backend_stores_the_seed_as_calicoctl_did():
 def test_the_cluster_version_comes_from_calicoctl_version(calicoctl_replay):
     calicoctl_replay.expect("version")
     info = kdd(calicoctl_replay).cluster_information()
-    assert info["version"] == "v3.28.5" and info["cluster_type"] == "k8s,bgp,kdd" and info["datastore"] == "kubernetes"
+    assert info["version"] == "v3.28.5" and info["cluster_type"] == "k8s,bgp,kdd"
 
 
 def test_etcd_without_cluster_information_yet_is_a_note_not_a_failure(calicoctl_replay):
     calicoctl_replay.expect("etcd version (no ClusterInformation yet)")
     info = etcd(calicoctl_replay).cluster_information()
-    assert info["version"] == "" and "calico-node has not started" in info["note"] and info["datastore"] == "etcdv3"
+    assert info["version"] == "" and "calico-node has not started" in info["note"]
 
 
 def test_one_get_per_kind_and_namespace(calicoctl_replay):
@@ -302,7 +302,7 @@ def test_on_etcd_the_seed_is_applied_once(calicoctl_replay):
     calicoctl_replay.expect("etcd version (no ClusterInformation yet)", "etcd get gnp empty", "etcd apply seed",
                             "etcd version", "etcd get gnp list yaml")
     out, run = module_run(calicoctl_replay, definition=SEED, calicoctl_config=config)
-    assert out["changed"] and run.writes() == 1 and out["calico"]["datastore"] == "etcdv3"
+    assert out["changed"] and run.writes() == 1 and out["datastore"] == "etcdv3"
     again, run = module_run(calicoctl_replay, definition=SEED, calicoctl_config=config)
     assert not again["changed"] and run.writes() == 0
 

@@ -23,6 +23,7 @@ class Api:
     Kubernetes client."""
 
     name = "api"
+    datastore = "kubernetes"
 
     def __init__(self, kube):
         self.kube = kube
@@ -151,11 +152,10 @@ def cluster_information(kube) -> dict:
                 f"datastore; use the calicoctl backend with that calicoctl.cfg instead (backend: calicoctl, "
                 f"calicoctl_config: <path to calicoctl.cfg>)")
         return {"version": "", "cluster_type": "", "datastore_ready": None,
-                "datastore": "kubernetes",
                 "note": "no ClusterInformation 'default' yet: calico-node has not started in this cluster"}
     spec = info.get("spec") or {}
     return {"version": spec.get("calicoVersion") or "", "cluster_type": spec.get("clusterType") or "",
-            "datastore_ready": spec.get("datastoreReady"), "datastore": "kubernetes"}
+            "datastore_ready": spec.get("datastoreReady")}
 
 
 def result(desired: dict, changed: bool, before, after) -> dict:

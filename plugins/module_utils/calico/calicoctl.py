@@ -184,7 +184,7 @@ class Calicoctl:
         proc = self.call(argv)
         if proc.returncode != 0:
             if NO_CLUSTER_INFORMATION in (proc.stderr or ""):
-                return {"version": "", "cluster_type": "", "datastore_ready": None, "datastore": self.datastore,
+                return {"version": "", "cluster_type": "", "datastore_ready": None,
                         "note": "no ClusterInformation 'default' yet: calico-node has not started in this cluster"}
             raise self.failure(argv, proc)
         fields = {}
@@ -193,7 +193,7 @@ class Calicoctl:
             if colon:
                 fields[key.strip()] = value.strip()
         return {"version": fields.get("Cluster Version", ""), "cluster_type": fields.get("Cluster Type", ""),
-                "datastore_ready": None, "datastore": self.datastore, "client_version": fields.get("Client Version", "")}
+                "datastore_ready": None, "client_version": fields.get("Client Version", "")}
 
     def read(self, kind: str, namespace: str | None, names=None) -> list[dict]:
         """The stored objects of a kind in a namespace (every namespace for a namespaced kind without one):

@@ -38,7 +38,8 @@ def run(run) -> dict:
     params, state = run.params, run.params["state"]
     resources = resources_of(params)
     store, reason = backend.choose(run)
-    out = {"backend": store.name, "backend_reason": reason, "calico": store.cluster_information()}
+    out = {"backend": store.name, "backend_reason": reason, "datastore": store.datastore,
+           "calico": store.cluster_information()}
     # Fields this cluster's Calico does not have are refused before anything is read or written.
     raise_if(validation.version_errors(resources, out["calico"]["version"]))
     if out["calico"].get("datastore_ready") is False:
