@@ -27,11 +27,11 @@ options:
     default: calicoctl
   calicoctl_config:
     description:
-      - A calicoctl.cfg (C(apiVersion: projectcalico.org/v3), C(kind: CalicoAPIConfig)) naming the datastore, for
-        example C(datastoreType: etcdv3) with C(etcdEndpoints), or C(datastoreType: kubernetes) with C(kubeconfig).
+      - A calicoctl.cfg (apiVersion C(projectcalico.org/v3), kind C(CalicoAPIConfig)) naming the datastore, for
+        example C(datastoreType=etcdv3) with C(etcdEndpoints), or C(datastoreType=kubernetes) with C(kubeconfig).
       - With it, calicoctl gets none of the C(DATASTORE_TYPE), C(KUBECONFIG), C(ETCD_*) or C(K8S_*) variables of
         this environment, so the file alone says where Calico is.
-      - The Calico v1 form (C(apiVersion: v1), C(kind: calicoApiConfig)), which calicoctl v3 refuses, is refused
+      - The Calico v1 form (apiVersion C(v1), kind C(calicoApiConfig)), which calicoctl v3 refuses, is refused
         before calicoctl runs, with the v3 document to write instead.
       - Without it, calicoctl uses the Kubernetes datastore through O(kubeconfig) (or C(K8S_AUTH_KUBECONFIG),
         C(KUBECONFIG), C(~/.kube/config)) and O(context).
