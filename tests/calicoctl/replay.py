@@ -94,7 +94,9 @@ def main() -> int:
     position_file = Path(scenario["position"])
     position = int(position_file.read_text() or 0) if position_file.exists() else 0
     argv = sys.argv[1:]
-    stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    # Like calicoctl, read stdin only for `-f -`.
+    reads_stdin = any(a in ("-f", "--filename") and b == "-" for a, b in zip(argv, argv[1:]))
+    stdin = sys.stdin.read() if reads_stdin and sys.stdin is not None else ""
     steps = scenario["steps"]
 
     def unrecorded(why: list[str]) -> int:
@@ -126,6 +128,21 @@ def install(directory: Path) -> Path:
                       f"runpy.run_path({str(Path(__file__))!r}, run_name='__main__')\n", encoding="utf-8")
     binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return binary
+
+
+def run_command(args, data=None, environ_update=None, expand_user_and_vars=True, before_communicate_callback=None):
+    """AnsibleModule.run_command's contract, for unit tests without a module: (rc, stdout, stderr); the
+    environment is this process's with ``environ_update``; ``data`` (plus a newline, as run_command sends it)
+    on stdin; the callback gets the process before it is waited for."""
+    import subprocess
+
+    env = {**os.environ, **(environ_update or {})}
+    process = subprocess.Popen(args, stdin=subprocess.PIPE if data else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, text=True)
+    if before_communicate_callback:
+        before_communicate_callback(process)
+    out, err = process.communicate((data + "\n") if data else None)
+    return process.returncode, out, err
 
 
 class Replay:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -51,40 +51,41 @@ def calicoctl_replay(tmp_path, monkeypatch):
 
 
 def kdd(replayed, **options) -> calicoctl.Calicoctl:
-    return calicoctl.Calicoctl(path=replayed.calicoctl, kubeconfig=replayed.kubeconfig, **options)
+    return calicoctl.Calicoctl(replay.run_command, path=replayed.calicoctl, kubeconfig=replayed.kubeconfig, **options)
 
 
 def etcd(replayed, **options) -> calicoctl.Calicoctl:
-    return calicoctl.Calicoctl(path=replayed.calicoctl, config=str(replayed.dir / "etcd.cfg"), **options)
+    return calicoctl.Calicoctl(replay.run_command, path=replayed.calicoctl, config=str(replayed.dir / "etcd.cfg"), **options)
 
 
 # --- argument building ----------------------------------------------------------------------------
 
 def test_config_and_version_mismatch_are_options_of_each_command_after_the_verb(tmp_path):
     (tmp_path / "etcd.cfg").write_text(ETCD_CONFIG.format(etcd="http://e:2379"))
-    ctl = calicoctl.Calicoctl(config=str(tmp_path / "etcd.cfg"), allow_version_mismatch=True)
+    ctl = calicoctl.Calicoctl(replay.run_command, config=str(tmp_path / "etcd.cfg"), allow_version_mismatch=True)
     assert ctl.argv("get", "globalnetworkpolicy", "-o", "yaml") == [
         "calicoctl", "get", "--config", str(tmp_path / "etcd.cfg"), "--allow-version-mismatch",
         "globalnetworkpolicy", "-o", "yaml"]
     assert ctl.argv("version") == ["calicoctl", "version", "--config", str(tmp_path / "etcd.cfg")]
 
 
-def test_with_a_config_calicoctl_gets_no_datastore_variables_of_the_environment(tmp_path, monkeypatch):
-    (tmp_path / "etcd.cfg").write_text(ETCD_CONFIG.format(etcd="http://e:2379"))
-    for name in ("DATASTORE_TYPE", "KUBECONFIG", "ETCD_ENDPOINTS", "K8S_AUTH_KUBECONFIG"):
+def test_with_a_config_calicoctl_gets_no_datastore_variables_of_the_environment(calicoctl_replay, monkeypatch):
+    # Recorded with an empty environment: the replay refuses any DATASTORE_TYPE, KUBECONFIG or ETCD_ENDPOINTS.
+    for name in ("DATASTORE_TYPE", "KUBECONFIG", "ETCD_ENDPOINTS"):
         monkeypatch.setenv(name, "x")
-    env = calicoctl.Calicoctl(config=str(tmp_path / "etcd.cfg")).environment()
-    assert not {"DATASTORE_TYPE", "KUBECONFIG", "ETCD_ENDPOINTS", "K8S_AUTH_KUBECONFIG"} & set(env)
+    calicoctl_replay.expect("etcd get gnp empty")
+    assert etcd(calicoctl_replay).read("GlobalNetworkPolicy", None) == []
+    assert {k: "x" for k in ("DATASTORE_TYPE", "KUBECONFIG", "ETCD_ENDPOINTS")}.items() <= dict(os.environ).items()
 
 
 def test_without_a_config_the_kubeconfig_is_the_kubernetes_datastore():
-    env = calicoctl.Calicoctl(kubeconfig="/k/config").environment()
+    env = calicoctl.Calicoctl(replay.run_command, kubeconfig="/k/config").environment()
     assert env["DATASTORE_TYPE"] == "kubernetes" and env["KUBECONFIG"] == "/k/config"
 
 
 def test_calicoctl_without_config_or_kubeconfig_is_refused():
     with pytest.raises(resources.CalicoError, match="needs calicoctl_config"):
-        calicoctl.Calicoctl()
+        calicoctl.Calicoctl(replay.run_command)
 
 
 # --- configs ----------------------------------------------------------------------------------
@@ -117,8 +118,8 @@ def test_a_config_calicoctl_v3_would_not_read_is_refused(tmp_path, text, message
 def test_secrets_of_the_config_never_appear_in_an_error(tmp_path):
     (tmp_path / "c.cfg").write_text("apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n"
                                     "  datastoreType: etcdv3\n  etcdKey: KEYDATA\n  k8sAPIToken: TOKEN\n")
-    ctl = calicoctl.Calicoctl(config=str(tmp_path / "c.cfg"))
-    error = ctl.failure(["calicoctl", "get"], subprocess.CompletedProcess([], 1, "", "bad KEYDATA and TOKEN"))
+    ctl = calicoctl.Calicoctl(replay.run_command, config=str(tmp_path / "c.cfg"))
+    error = ctl.failure(["calicoctl", "get"], calicoctl.Outcome(1, "", "bad KEYDATA and TOKEN"))
     assert "KEYDATA" not in str(error) and "TOKEN" not in str(error) and "<redacted>" in str(error)
 
 
@@ -197,7 +198,7 @@ def test_a_version_mismatch_is_refused_with_calicoctls_words_and_what_to_do(cali
 
 def test_an_unreachable_api_server_is_not_called_a_version_mismatch(calicoctl_replay):
     calicoctl_replay.expect("unreachable kubernetes datastore")
-    ctl = calicoctl.Calicoctl(path=calicoctl_replay.calicoctl, kubeconfig=str(calicoctl_replay.dir / "bad-kubeconfig"))
+    ctl = calicoctl.Calicoctl(replay.run_command, path=calicoctl_replay.calicoctl, kubeconfig=str(calicoctl_replay.dir / "bad-kubeconfig"))
     with pytest.raises(calicoctl.CalicoctlError) as error:
         ctl.run("get", "globalnetworkpolicy")
     assert "connect: connection refused" in str(error.value)
@@ -206,7 +207,7 @@ def test_an_unreachable_api_server_is_not_called_a_version_mismatch(calicoctl_re
 
 def test_every_call_is_bounded_by_the_timeout(calicoctl_replay):
     calicoctl_replay.expect("etcd unreachable")
-    ctl = calicoctl.Calicoctl(path=calicoctl_replay.calicoctl, config=str(calicoctl_replay.dir / "unreachable.cfg"),
+    ctl = calicoctl.Calicoctl(replay.run_command, path=calicoctl_replay.calicoctl, config=str(calicoctl_replay.dir / "unreachable.cfg"),
                               timeout=2)
     with pytest.raises(calicoctl.CalicoctlError, match="did not finish within 2 s and was stopped"):
         ctl.run("get", "globalnetworkpolicy")
@@ -239,6 +240,11 @@ class Run:
         self.check_mode = check_mode
         self.warnings: list[str] = []
         self.counters: list = []
+        self.module = self
+
+    @staticmethod
+    def run_command(*args, **kwargs):
+        return replay.run_command(*args, **kwargs)
 
     @property
     def kube(self):

@@ -42,8 +42,9 @@ def kubeconfig_of(params: dict) -> str | None:
     return path or None
 
 
-def calicoctl_of(params: dict) -> Calicoctl:
-    return Calicoctl(path=params.get("calicoctl_path") or "calicoctl", config=params.get("calicoctl_config"),
+def calicoctl_of(run) -> Calicoctl:
+    params = run.params
+    return Calicoctl(run.module.run_command, path=params.get("calicoctl_path") or "calicoctl", config=params.get("calicoctl_config"),
                      kubeconfig=kubeconfig_of(params), context=params.get("context"),
                      allow_version_mismatch=bool(params.get("allow_version_mismatch")),
                      timeout=params.get("calicoctl_timeout") or 60)
@@ -82,13 +83,13 @@ def choose(run):
     if wanted == "api":
         return Api(run.kube), "backend: api was asked for"
     if wanted == "calicoctl":
-        return run.counted(calicoctl_of(params)), "backend: calicoctl was asked for"
+        return run.counted(calicoctl_of(run)), "backend: calicoctl was asked for"
     usable, api_reason = api_usable(run)
     if usable:
         return Api(run.kube), f"auto chose api: {api_reason}"
     at_hand, calicoctl_reason = calicoctl_at_hand(params)
     if at_hand:
-        return run.counted(calicoctl_of(params)), f"auto chose calicoctl: {api_reason}; {calicoctl_reason}"
+        return run.counted(calicoctl_of(run)), f"auto chose calicoctl: {api_reason}; {calicoctl_reason}"
     raise CalicoError(f"backend auto found no way to reach Calico: api: {api_reason}; calicoctl: {calicoctl_reason}. "
                       f"Give calicoctl_config (a calicoctl.cfg for the cluster's datastore) and calicoctl_path, or "
                       f"use a kubeconfig whose identity may use {CRD}")

@@ -12,7 +12,8 @@ What calicoctl prints (``projectcalico.org/v3``) is held in the same stored form
 from __future__ import annotations
 
 import os
-import subprocess
+import shutil
+import threading
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
     KINDS, V3, CalicoError, storage_name, to_crd)
@@ -32,6 +33,15 @@ NO_CLUSTER_INFORMATION = "resource does not exist: ClusterInformation(default)"
 
 class CalicoctlError(CalicoError):
     """calicoctl failed or refused: its own words, with the command that failed."""
+
+
+class Outcome:
+    """How one calicoctl command ended."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 def load_config(path: str) -> dict:
@@ -90,8 +100,9 @@ class Calicoctl:
 
     name = "calicoctl"
 
-    def __init__(self, path: str = "calicoctl", config: str | None = None, kubeconfig: str | None = None,
+    def __init__(self, run_command, path: str = "calicoctl", config: str | None = None, kubeconfig: str | None = None,
                  context: str | None = None, allow_version_mismatch: bool = False, timeout: float = 30):
+        self.run_command = run_command  # AnsibleModule.run_command
         self.path = path
         self.config = config
         self.settings = load_config(config) if config else None
@@ -126,35 +137,48 @@ class Calicoctl:
         return out + list(args)
 
     def environment(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(DATASTORE_ENV_PREFIXES)}
+        """What calicoctl's environment adds to this process's (from which every datastore variable is left out)."""
         if self.settings is None:
-            env.update({"DATASTORE_TYPE": "kubernetes", "KUBECONFIG": self.kubeconfig})
-        return env
+            return {"DATASTORE_TYPE": "kubernetes", "KUBECONFIG": self.kubeconfig}
+        return {}
 
-    def call(self, argv: list[str], stdin: str | None = None, write: bool = False) -> subprocess.CompletedProcess:
-        """Run one calicoctl command, bounded by ``timeout`` (calicoctl keeps retrying an unreachable etcd)."""
+    def call(self, argv: list[str], stdin: str | None = None, write: bool = False) -> Outcome:
+        """Run one calicoctl command, stopped after ``timeout`` seconds (calicoctl keeps retrying an unreachable
+        etcd by itself)."""
         if write:
             self.writes += 1
         else:
             self.reads += 1
-        shown = " ".join(argv)
-        # Without a document to send, calicoctl gets no stdin at all (never the module's own).
-        given = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
-        try:
-            return subprocess.run(argv, capture_output=True, text=True, env=self.environment(),
-                                  timeout=self.timeout, check=False, **given)
-        except FileNotFoundError:
+        if not shutil.which(self.path):
             raise CalicoctlError(f"calicoctl_path '{self.path}' is not an executable on this host: install "
-                                 f"calicoctl v3 (matching the cluster's Calico) or set calicoctl_path") from None
-        except PermissionError as exc:
-            raise CalicoctlError(f"cannot run calicoctl_path '{self.path}': {exc}") from None
-        except subprocess.TimeoutExpired:
-            raise CalicoctlError(
-                f"`{shown}` did not finish within {self.timeout} s and was stopped: calicoctl does not give up on "
-                f"a datastore it cannot reach (check the endpoints in {self.config or 'the kubeconfig'}), or "
-                f"raise calicoctl_timeout") from None
+                                 f"calicoctl v3 (matching the cluster's Calico) or set calicoctl_path")
+        stopped = threading.Event()
 
-    def failure(self, argv: list[str], proc: subprocess.CompletedProcess) -> CalicoctlError:
+        def bound(process) -> None:
+            timer = threading.Timer(self.timeout, lambda: (stopped.set(), process.kill()))
+            timer.daemon = True
+            timer.start()
+            watchers.append(timer)
+
+        watchers: list = []
+        # The datastore variables of this environment never reach calicoctl: the config (or the kubeconfig
+        # given) alone says where Calico is. run_command starts from os.environ, so they are set aside meanwhile.
+        aside = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(DATASTORE_ENV_PREFIXES)}
+        try:
+            rc, out, err = self.run_command(argv, data=stdin, environ_update=self.environment(),
+                                            expand_user_and_vars=False, before_communicate_callback=bound)
+        finally:
+            os.environ.update(aside)
+            for timer in watchers:
+                timer.cancel()
+        if stopped.is_set():
+            raise CalicoctlError(
+                f"`{' '.join(argv)}` did not finish within {self.timeout} s and was stopped: calicoctl does not give "
+                f"up on a datastore it cannot reach (check the endpoints in {self.config or 'the kubeconfig'}), or "
+                f"raise calicoctl_timeout")
+        return Outcome(rc, out or "", err or "")
+
+    def failure(self, argv: list[str], proc: Outcome) -> CalicoctlError:
         """calicoctl's own error text (it prints some on stdout), with the command, never a config secret."""
         text = (proc.stderr or "").strip() or (proc.stdout or "").strip() or "no output"
         for secret in secrets_of(self.settings):
