@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_module
-from test_calico_policy import stored
+from conftest import run_module, run_playbook
+from test_calico_policy import role_play, stored
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "calicoctl"))
 
@@ -148,3 +148,26 @@ def test_exposure_info_reads_calico_through_calicoctl_as_through_the_api(iks_clu
                                                                   "calicoctl_path": calicoctl.path})
     assert through_calicoctl["calico_backend"]["backend"] == "calicoctl", through_calicoctl
     assert through_calicoctl["findings"] == through_api["findings"]
+
+
+def test_the_nodeport_lockdown_role_takes_the_backend_per_host(iks_cluster, calicoctl, tmp_path):
+    # The role's policy has no order, the recorded seed has 1100: applying it was not recorded, so in replay the
+    # role runs in check mode (plan only) and removes the recorded seed; a real calicoctl also applies it.
+    variables = {"secure_cluster_calico_backend": "calicoctl", "secure_cluster_calicoctl_path": calicoctl.path}
+    calicoctl.expect("version", "get gnp empty list yaml")
+    planned = run_playbook(iks_cluster, role_play(tmp_path, "nodeport_lockdown", variables), "-i", "localhost,",
+                           "-c", "local", "--check")
+    assert "changed=1" in planned.stdout, planned.stdout
+    assert stored(iks_cluster, "default.deny-kube-node-port-services") is None
+    if calicoctl.real:
+        run_playbook(iks_cluster, role_play(tmp_path, "nodeport_lockdown", variables), "-i", "localhost,", "-c", "local")
+        assert stored(iks_cluster, "default.deny-kube-node-port-services") is not None
+    else:
+        assert run_module(iks_cluster, "calico_policy", {"definition": SEED, "backend": "api"})["changed"]
+    calicoctl.expect("version", "get gnp list yaml", "delete seed")
+    removed = run_playbook(iks_cluster, role_play(tmp_path, "nodeport_lockdown",
+                                                  {**variables, "nodeport_lockdown_state": "absent"}),
+                           "-i", "localhost,", "-c", "local")
+    assert "changed=1" in removed.stdout, removed.stdout
+    if calicoctl.real:
+        assert stored(iks_cluster, "default.deny-kube-node-port-services") is None
