@@ -101,7 +101,7 @@ class Calicoctl:
     name = "calicoctl"
 
     def __init__(self, run_command, path: str = "calicoctl", config: str | None = None, kubeconfig: str | None = None,
-                 context: str | None = None, allow_version_mismatch: bool = False, timeout: float = 30):
+                 context: str | None = None, allow_version_mismatch: bool = False, timeout: float = 60):
         self.run_command = run_command  # AnsibleModule.run_command
         self.path = path
         self.config = config
@@ -153,6 +153,7 @@ class Calicoctl:
             raise CalicoctlError(f"calicoctl_path '{self.path}' is not an executable on this host: install "
                                  f"calicoctl v3 (matching the cluster's Calico) or set calicoctl_path")
         stopped = threading.Event()
+        watchers: list = []
 
         def bound(process) -> None:
             timer = threading.Timer(self.timeout, lambda: (stopped.set(), process.kill()))
@@ -160,7 +161,6 @@ class Calicoctl:
             timer.start()
             watchers.append(timer)
 
-        watchers: list = []
         # The datastore variables of this environment never reach calicoctl: the config (or the kubeconfig
         # given) alone says where Calico is. run_command starts from os.environ, so they are set aside meanwhile.
         aside = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(DATASTORE_ENV_PREFIXES)}
