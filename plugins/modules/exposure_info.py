@@ -21,6 +21,10 @@ description:
     service accounts with bindings. Kubernetes' bootstrap RBAC, IKS-managed components and the bindings IBM
     Cloud IAM syncs (C(ibm-admin), C(ibm-operate), C(ibm-edit), C(ibm-view)) are reported as info.
     RBAC this identity may not list is reported as unknown, not as a failure.
+  - Calico (GlobalNetworkPolicies, HostEndpoints, NetworkPolicies, FelixConfiguration C(default)) is read through
+    the same backend as M(containers_workload.secure_cluster.calico_policy) (O(backend)), so clusters whose Calico
+    keeps its data in etcd are audited too; with O(backend=auto) and no way to reach Calico, Calico counts as empty
+    and a warning says why.
   - Each finding has a severity (high, medium, low, info), the object, what is exposed, and the fix.
 author:
   - secure_cluster maintainers (@containers-workload)
