@@ -35,8 +35,8 @@ def calicoctl_replay(tmp_path, monkeypatch):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
     etcd = "http://127.0.0.1:2379"
-    run = replay.Replay(tmp_path / "replay", {"<kubeconfig>": str(kubeconfig), "<dir>": str(tmp_path),
-                                               "<etcd>": etcd})
+    placeholders = {"<kubeconfig>": str(kubeconfig), "<dir>": str(tmp_path), "<etcd>": etcd}
+    run = replay.Replay(tmp_path / "replay", placeholders)
     for name in ("DATASTORE_TYPE", "KUBECONFIG", "ETCD_ENDPOINTS"):
         monkeypatch.delenv(name, raising=False)
     for key, value in run.env.items():
