@@ -14,8 +14,8 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import access, exposure_report, ingress_path, providers
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import guard, walk
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import from_crd
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import backend, guard, walk
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import CalicoError, from_crd
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.validation import one_resource_errors
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import (
     EDGE_LABELS, EDGE_TAINTS, BLOCKING_EFFECTS, taint_text, tolerates)
@@ -65,12 +65,38 @@ def nodeport_exposure(port: int, protocol: str, policies: list[dict], endpoints:
 HOST_PORTS = (("kubelet", "TCP", 10250), ("SSH", "TCP", 22), ("etcd", "TCP", 2379), ("BGP", "TCP", 179))
 
 
-def felix_failsafe(kube) -> tuple:
+def felix_failsafe(store) -> tuple:
+    if store is None:
+        return walk.FAILSAFE_INBOUND
     try:
-        return guard.failsafe_ports(kube)
+        return guard.failsafe_ports(store)
     except KubeError as exc:
         if exc.status == 404:
             return walk.FAILSAFE_INBOUND
+        raise
+
+
+def calico_store(run) -> tuple:
+    """The backend Calico is read through (as calico_policy chooses it), and why; with ``auto`` and no way to
+    reach Calico, none (a warning says so and Calico counts as empty, so clusters without Calico are audited)."""
+    try:
+        return backend.choose(run)
+    except CalicoError as exc:
+        if run.params.get("backend", "auto") != "auto":
+            raise
+        run.warn(f"Calico is not read, so no Calico policy counts: {exc}")
+        return None, str(exc)
+
+
+def calico_list(store, kind: str) -> list[dict]:
+    """Every stored object of a Calico kind (all namespaces); an API the cluster does not serve counts as empty."""
+    if store is None:
+        return []
+    try:
+        return [{"kind": kind, **obj} for obj in store.read(kind, None)]
+    except KubeError as exc:
+        if exc.status == 404:
+            return []
         raise
 
 
@@ -120,16 +146,15 @@ def run(run) -> dict:
     namespaces = kube.get("/api/v1/namespaces")["items"]
     ingresses = list_or_empty(kube, "/apis/networking.k8s.io/v1/ingresses")
     k8s_policies = list_or_empty(kube, "/apis/networking.k8s.io/v1/networkpolicies")
-    calico_gnps = [from_crd({"kind": "GlobalNetworkPolicy", **p})
-                   for p in list_or_empty(kube, "/apis/crd.projectcalico.org/v1/globalnetworkpolicies")]
-    host_endpoints = [from_crd({"kind": "HostEndpoint", **e})
-                      for e in list_or_empty(kube, "/apis/crd.projectcalico.org/v1/hostendpoints")]
-    calico_nps = list_or_empty(kube, "/apis/crd.projectcalico.org/v1/networkpolicies")
+    store, store_reason = calico_store(run)
+    calico_gnps = [from_crd(p) for p in calico_list(store, "GlobalNetworkPolicy")]
+    host_endpoints = [from_crd(e) for e in calico_list(store, "HostEndpoint")]
+    calico_nps = calico_list(store, "NetworkPolicy")
     deployments = kube.get("/apis/apps/v1/deployments")["items"]
     rbac = access.read(kube)
     findings, calico_gnps = invalid_policy_findings(calico_gnps)
     findings += service_findings(services, provider, calico_gnps, host_endpoints)
-    findings += host_findings(calico_gnps, host_endpoints, felix_failsafe(kube))
+    findings += host_findings(calico_gnps, host_endpoints, felix_failsafe(store))
     findings += ingress_findings(ingresses)
     albs = alb_findings(deployments)
     findings += albs
@@ -154,7 +179,8 @@ def run(run) -> dict:
         "edge_nodes": len(edge_nodes),
         "access_unknown": access.unknown_kinds(rbac),
     })
-    result = {"findings": findings, "summary": summary}
+    result = {"findings": findings, "summary": summary,
+              "calico_backend": {"backend": store.name if store else "", "reason": store_reason}}
     if params.get("report"):
         try:
             result["report"] = exposure_report.write(params["report"], result, run.check_mode)
@@ -166,9 +192,10 @@ def run(run) -> dict:
 def param_errors(params: dict) -> list[str]:
     report = params.get("report") or {}
     name = report.get("name") or ""
+    errors = backend.backend_errors(params)
     if name and ("/" in name or name.startswith(".")):
-        return [f"report.name {name!r} must be a file name (no '/', not starting with '.')"]
-    return []
+        errors.append(f"report.name {name!r} must be a file name (no '/', not starting with '.')")
+    return errors
 
 
 def invalid_policy_findings(policies: list[dict]) -> tuple[list[dict], list[dict]]:

@@ -35,12 +35,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  backend:
-    description:
-      - C(api) writes through the Kubernetes API. C(auto) is C(api) in this release (see the notes).
-    type: str
-    choices: [auto, api]
-    default: auto
   protected_names:
     description: GlobalNetworkPolicies this module never changes or deletes without O(force) (the provider's defaults).
     type: list
@@ -95,12 +89,17 @@ options:
     type: int
     default: 30
 notes:
-  - A C(calicoctl) backend is planned; calicoctl could not be built in this project's test environment, so
-    only the API backend is offered and tested.
+  - Both backends give the same plan, C(changed), diff and stored object for the same input; validation runs
+    before any backend call, so an invalid resource costs no calicoctl command and no API call.
+  - Backend C(calicoctl) reads with one C(calicoctl get -o yaml) per kind and namespace, writes only what differs
+    with C(calicoctl apply -f -) (calicoctl says "Successfully applied" whether or not anything changed, so the
+    module reads first) and C(calicoctl delete), and passes calicoctl's own error text through with the command
+    that failed; check mode runs no calicoctl write command. The lock-out guard, O(probe) and its undo read and
+    write through the same backend.
   - The result reports the cluster's Calico version (ClusterInformation C(default)); the storage format
     written is the one of Calico v3.28.
   - The C(api) backend needs Calico's Kubernetes datastore (the C(crd.projectcalico.org) CRDs); where Calico
-    keeps its data in etcd the module fails saying so; use calicoctl with the cluster's calicoctl.cfg there.
+    keeps its data in etcd use O(backend=calicoctl) with the cluster's calicoctl.cfg (O(calicoctl_config)).
   - Live GlobalNetworkPolicies that fail validation are treated as missing by the O(keep_open) guard and the
     order report, as Felix ignores them; a warning names each.
   - Several resources of one kind and namespace are read with one LIST; GlobalNetworkPolicies are always read
@@ -109,6 +108,7 @@ notes:
     use C(doNotTrack) with C(applyOnForward) instead (never both).
 extends_documentation_fragment:
   - containers_workload.secure_cluster.kube_auth
+  - containers_workload.secure_cluster.calico_backend
   - containers_workload.secure_cluster.attributes
   - containers_workload.secure_cluster.attributes.changes
 """
@@ -135,6 +135,12 @@ EXAMPLES = r"""
             source: {}
         selector: ibm.role in { 'worker_public', 'master_public' }
         types: [Ingress]
+
+- name: The same on a cluster whose Calico keeps its data in etcd (a calicoctl.cfg with datastoreType etcdv3)
+  containers_workload.secure_cluster.calico_policy:
+    backend: calicoctl
+    calicoctl_config: /etc/calico/calicoctl.cfg
+    src: files/deny-kube-node-port-services.yaml
 """
 
 RETURN = r"""
@@ -147,19 +153,32 @@ resources:
   type: list
   elements: dict
 backend:
-  description: The backend that ran (C(api); O(backend=auto) chooses it).
+  description: The backend that ran, C(api) or C(calicoctl).
   returned: success
   type: str
   sample: api
+backend_reason:
+  description: Why this backend ran (asked for, or what O(backend=auto) found).
+  returned: success
+  type: str
+  sample: "auto chose api: the Kubernetes API serves crd.projectcalico.org/v1 and this identity may list its globalnetworkpolicies"
 undone:
   description: With O(probe), when the run failed after writing, whether everything it changed was undone.
   returned: on failure after a write, with O(probe)
   type: bool
 calico:
-  description: The cluster's Calico as ClusterInformation C(default) tells (version, cluster_type, datastore_ready).
+  description:
+    - The cluster's Calico as ClusterInformation C(default) tells (version, cluster_type, datastore_ready).
+    - With the C(calicoctl) backend, as C(calicoctl version) tells it; C(datastore_ready) is then null (not
+      reported by that command) and C(client_version) is calicoctl's own.
   returned: always
   type: dict
   sample: {"version": "v3.28.2", "cluster_type": "k8s,bgp,kdd", "datastore_ready": true}
+datastore:
+  description: Calico's datastore as the backend reaches it, C(kubernetes) or C(etcdv3).
+  returned: success
+  type: str
+  sample: kubernetes
 reachability:
   description:
     - For each O(keep_open) connection and HostEndpoint, whether it is allowed after the run and by what
@@ -174,21 +193,23 @@ order:
   returned: always
   type: dict
 api_calls:
-  description: Reads and writes this run made against the API server.
+  description: Reads and writes this run made against the API server, and with the C(calicoctl) backend the
+    calicoctl commands that read and wrote (check mode writes nothing).
   returned: always
   type: dict
 """
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import policy
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.backend import BACKEND_ARG_SPEC
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
+    **BACKEND_ARG_SPEC,
     "definition": {"type": "raw"},
     "src": {"type": "path"},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "backend": {"type": "str", "choices": ["auto", "api"], "default": "auto"},
     "protected_names": {"type": "list", "elements": "str", "default": [
         "allow-all-outbound", "allow-all-private-default", "allow-bigfix-port", "allow-icmp",
         "allow-node-port-dnat", "allow-sys-mgmt", "allow-vrrp"]},

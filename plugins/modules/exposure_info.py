@@ -21,6 +21,10 @@ description:
     service accounts with bindings. Kubernetes' bootstrap RBAC, IKS-managed components and the bindings IBM
     Cloud IAM syncs (C(ibm-admin), C(ibm-operate), C(ibm-edit), C(ibm-view)) are reported as info.
     RBAC this identity may not list is reported as unknown, not as a failure.
+  - Calico (GlobalNetworkPolicies, HostEndpoints, NetworkPolicies, FelixConfiguration C(default)) is read through
+    the same backend as M(containers_workload.secure_cluster.calico_policy) (O(backend)), so clusters whose Calico
+    keeps its data in etcd are audited too; with O(backend=auto) and no way to reach Calico, Calico counts as empty
+    and a warning says why.
   - Each finding has a severity (high, medium, low, info), the object, what is exposed, and the fix.
 author:
   - secure_cluster maintainers (@containers-workload)
@@ -92,6 +96,7 @@ options:
         default: []
 extends_documentation_fragment:
   - containers_workload.secure_cluster.kube_auth
+  - containers_workload.secure_cluster.calico_backend
   - containers_workload.secure_cluster.attributes
   - containers_workload.secure_cluster.attributes.info
 """
@@ -116,6 +121,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+calico_backend:
+  description: The backend Calico was read through (C(api) or C(calicoctl), empty when none could be used) and why.
+  returned: always
+  type: dict
+  sample: {"backend": "api", "reason": "auto chose api: the Kubernetes API serves crd.projectcalico.org/v1 ..."}
 findings:
   description:
     - What is exposed, most severe first, each with C(severity), C(kind), C(object), C(exposure) and C(fix).
@@ -159,11 +169,13 @@ summary:
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import EDGE_LABELS, EDGE_TAINTS, EFFECTS
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.backend import BACKEND_ARG_SPEC
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,
+    **BACKEND_ARG_SPEC,
     "edge_labels": {"type": "dict", "default": EDGE_LABELS},
     "edge_taints": {"type": "list", "elements": "dict", "default": EDGE_TAINTS, "options": {
         "key": {"type": "str", "required": True, "no_log": False},

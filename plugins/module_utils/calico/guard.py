@@ -9,7 +9,7 @@ import ipaddress
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import validation, walk
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.api import key_of
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import CRD, CalicoError, from_crd
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import CalicoError, from_crd
 
 
 def policies_after(steps: list[dict], live: dict, state: str) -> tuple[tuple[list[dict], list[dict]], list]:
@@ -57,10 +57,10 @@ def keep_open_errors(entries: list[dict]) -> list[str]:
     return errors
 
 
-def failsafe_ports(kube) -> tuple:
-    """Felix's inbound failsafe ports: FelixConfiguration ``default`` if it sets them, else Calico's default."""
-    felix = kube.get_or_none(f"/apis/{CRD}/felixconfigurations/default") or {}
-    spec = felix.get("spec") or {}
+def failsafe_ports(store) -> tuple:
+    """Felix's inbound failsafe ports: FelixConfiguration ``default`` (read through the run's backend) if it
+    sets them, else Calico's default."""
+    spec = store.felix_configuration()
     if "failsafeInboundHostPorts" in spec:
         return tuple(spec["failsafeInboundHostPorts"] or ())
     return walk.FAILSAFE_INBOUND
@@ -111,11 +111,11 @@ def order_report(steps: list[dict], policies: list[dict]) -> tuple[list[str], li
     return clashes, allowed_before
 
 
-def refuse_lockouts(run, kube, steps: list[dict], live: dict, policies: tuple[list[dict], list[dict]]) -> list[dict]:
+def refuse_lockouts(run, store, steps: list[dict], live: dict, policies: tuple[list[dict], list[dict]]) -> list[dict]:
     """Refuse (before any write) a run that cuts a connection the user asked to keep open; returns the
     reachability of every connection to keep after the run."""
     params = run.params
-    failsafe = failsafe_ports(kube)
+    failsafe = failsafe_ports(store)
     before = reachability(policies[0], endpoints_after([], live, "present"), params["keep_open"], failsafe)
     after = reachability(policies[1], endpoints_after(steps, live, params["state"]), params["keep_open"], failsafe)
     if not after:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import api, guard, validation
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import api, backend, guard, validation
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.guard import keep_open_errors
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
     CalicoError, load_src, resources_from)
@@ -23,7 +23,8 @@ def resources_of(params: dict) -> list[dict]:
 def param_errors(params: dict) -> list[str]:
     """Everything wrong with the input, before any call to the cluster."""
     resources = resources_of(params)
-    errors = validation.resource_errors(resources) + keep_open_errors(params["keep_open"])
+    errors = (validation.resource_errors(resources) + keep_open_errors(params["keep_open"])
+              + backend.backend_errors(params))
     protected = [r["metadata"]["name"] for r in resources if isinstance(r, dict) and r.get("kind") == "GlobalNetworkPolicy"
                  and (r.get("metadata") or {}).get("name") in params["protected_names"]]
     if protected and not params["force"]:
@@ -34,18 +35,18 @@ def param_errors(params: dict) -> list[str]:
 
 def run(run) -> dict:
     """Apply or remove the resources; see the module's documentation."""
-    params, state, kube = run.params, run.params["state"], run.kube
+    params, state = run.params, run.params["state"]
     resources = resources_of(params)
-    # auto chooses the api backend, the only one offered so far; the result says which one ran.
-    out = {"backend": "api" if params["backend"] in ("auto", "api") else params["backend"],
-           "calico": api.cluster_information(kube)}
+    store, reason = backend.choose(run)
+    out = {"backend": store.name, "backend_reason": reason, "datastore": store.datastore,
+           "calico": store.cluster_information()}
     # Fields this cluster's Calico does not have are refused before anything is read or written.
     raise_if(validation.version_errors(resources, out["calico"]["version"]))
     if out["calico"].get("datastore_ready") is False:
         run.warn("Calico reports its datastore not ready (ClusterInformation datastoreReady=false): the policies "
                  "are stored but Felix does not enforce them until it is ready")
     whole = ["GlobalNetworkPolicy"] + (["HostEndpoint"] if params["keep_open"] else [])
-    steps, live = api.plan(kube, resources, state, whole_kinds=whole)
+    steps, live = api.plan(store, resources, state, whole_kinds=whole)
     policies, ignored = guard.policies_after(steps, live, state)
     for name, errors in ignored:
         run.warn(f"GlobalNetworkPolicy {name} in the cluster is invalid, so Felix ignores it (treats it as "
@@ -55,8 +56,8 @@ def run(run) -> dict:
     for clash in clashes:
         run.warn(clash)
     if params["keep_open"] and any(step["changed"] for step in steps):
-        out["reachability"] = guard.refuse_lockouts(run, kube, steps, live, policies)
-    out["resources"] = write(run, kube, steps, state)
+        out["reachability"] = guard.refuse_lockouts(run, store, steps, live, policies)
+    out["resources"] = write(run, store, steps, state)
     changed = [r for r in out["resources"] if r["changed"]]
     out["changed"] = bool(changed)
     out["diff"] = {"before": {f"{r['kind']}/{r['name']}": r["before"] for r in changed},
@@ -64,19 +65,20 @@ def run(run) -> dict:
     return out
 
 
-def write(run, kube, steps: list[dict], state: str) -> list[dict]:
-    """Write what differs; with ``probe``, check the API server still answers and undo everything otherwise."""
+def write(run, store, steps: list[dict], state: str) -> list[dict]:
+    """Write what differs (through the run's backend); with ``probe``, check the API server still answers and
+    undo everything otherwise."""
     if not run.params["probe"] or run.check_mode:
-        return api.execute(kube, steps, state, run.check_mode)
+        return api.execute(store, steps, state, run.check_mode)
     results: list[dict] = []
     try:
-        results = api.execute(kube, steps, state, False)
+        results = api.execute(store, steps, state, False)
         if any(r["changed"] for r in results):
             probe(run.params, run.params["probe_timeout"])
     except api.PartialFailure as exc:
-        raise undone(run, kube, exc.results, str(exc)) from None
+        raise undone(run, store, exc.results, str(exc)) from None
     except KubeError as exc:
-        raise undone(run, kube, results, f"the API server stopped answering after the change: {exc}") from None
+        raise undone(run, store, results, f"the API server stopped answering after the change: {exc}") from None
     return results
 
 
@@ -97,7 +99,7 @@ def probe(params: dict, timeout: float) -> None:
             time.sleep(1)
 
 
-def undone(run, kube, results: list[dict], reason: str) -> CalicoError:
+def undone(run, store, results: list[dict], reason: str) -> CalicoError:
     """Undo what this run changed (put back what it replaced or deleted, delete what it created), and return
     the error to raise: the reason, what was undone, and what could not be."""
     restore = [r["before"] for r in results if r["changed"] and r["before"] is not None]
@@ -107,9 +109,9 @@ def undone(run, kube, results: list[dict], reason: str) -> CalicoError:
         if not resources:
             continue
         try:
-            steps, _live = api.plan(kube, resources, state)
-            api.execute(kube, steps, state, False)
-        except KubeError as exc:
+            steps, _live = api.plan(store, resources, state)
+            api.execute(store, steps, state, False)
+        except (KubeError, CalicoError) as exc:
             problems.append(f"could not {'restore' if state == 'present' else 'remove'} "
                             f"{', '.join(r['metadata']['name'] for r in resources)}: {exc}")
     names = [r["name"] for r in results if r["changed"]]
