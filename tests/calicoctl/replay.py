@@ -1,5 +1,5 @@
 """A stand-in for calicoctl in tests that replays ONLY what a real calicoctl v3.28.5 was recorded doing
-(/work/shared/calicoctl/transcripts.jsonl, or $SECURE_CLUSTER_CALICOCTL_TRANSCRIPTS).
+(../shared/calicoctl/transcripts.jsonl beside the checkout, or $SECURE_CLUSTER_CALICOCTL_TRANSCRIPTS).
 
 A test names a *scenario*: the recorded runs, in order, that the code under test must make. Each invocation must
 be the next recorded run exactly: the same argv, the same DATASTORE_TYPE / KUBECONFIG / ETCD_ENDPOINTS, the same
@@ -21,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_TRANSCRIPTS = "/work/shared/calicoctl/transcripts.jsonl"
+# The shared folder beside the checkout (CI has it there too).
+DEFAULT_TRANSCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "calicoctl" / "transcripts.jsonl"
 ENV_KEYS = ("DATASTORE_TYPE", "KUBECONFIG", "ETCD_ENDPOINTS")
 UNRECORDED = 97
 
