@@ -63,7 +63,9 @@ def by_key(found):
 
 @pytest.mark.parametrize("rules, cluster_wide, expected", [
     ([ALL], True, ["admin"]),
-    ([{"verbs": ["*"], "apiGroups": [""], "resources": ["*"]}], True, ["secrets", "exec", "impersonate"]),
+    ([{"verbs": ["*"], "apiGroups": [""], "resources": ["*"]}], True,
+     ["secrets", "exec", "impersonate", "pods", "token", "ephemeral", "attach", "nodes_proxy", "nodes",
+      "persistent_volumes"]),
     ([READ_SECRETS], True, ["secrets"]),
     ([READ_SECRETS], False, []),
     ([{**READ_SECRETS, "resourceNames": ["one"]}], True, []),
@@ -99,7 +101,7 @@ def test_cluster_admin_to_a_broad_group_is_high_and_to_a_user_medium():
 def test_every_broad_subject_makes_a_sensitive_binding_high(subject):
     found = access.findings(listed(cluster_roles=[cluster_role("secret-reader", READ_SECRETS)],
                                    crbs=[crb("b", "secret-reader", subject)]), [], "generic")
-    assert [f["severity"] for f in found] == ["high"]
+    assert [(f["severity"], f["kind"]) for f in found] == [("high", "ClusterRoleBinding"), ("high", "Subject")]
 
 
 def test_sensitive_roles_are_reported_with_who_holds_them_and_their_scope():
