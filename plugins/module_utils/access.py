@@ -352,7 +352,7 @@ def _path_entry(name: str, grant: dict) -> dict:
 def subject_findings(grants: list[dict], platform_subjects: tuple = ()) -> list[dict]:
     """A finding per subject with its escalation paths, each with scope, severity and the binding it comes
     through (``paths``; all of them, the ones ``admin`` implies included). High for a subject that stands for
-    everyone, else the most severe path; info for the platform's own (see :func:`is_platform_subject`). Subjects
+    everyone, else the most severe of its bindings (as :func:`binding_findings` rates them); info for the platform's own (see :func:`is_platform_subject`). Subjects
     held only through Kubernetes' bootstrap RBAC are left to its summary line."""
     held: dict[tuple, list[dict]] = {}
     for grant in grants:
@@ -373,7 +373,8 @@ def subject_findings(grants: list[dict], platform_subjects: tuple = ()) -> list[
         elif all(is_platform_subject(key, g, platform_subjects) for g in subject_grants):
             severity, fixes = "info", []
         else:
-            severity = min((e["severity"] for e in entries), key=SEVERITY_RANK.get)
+            severity = min((severity_of(g["capabilities"], g["cluster_wide"]) for g in subject_grants if g["capabilities"]),
+                           key=SEVERITY_RANK.get)
         finding_ = finding(severity, "Subject", subject_text(subject), f"escalation paths: {shown}", "; ".join(fixes))
         out.append({**finding_, "paths": entries})
     return out
@@ -455,13 +456,114 @@ def unknown_findings(listed: dict, grants: list[dict]) -> list[dict]:
     return out
 
 
-def findings(listed: dict, pods: list[dict], provider: str, platform_subjects: tuple = ()) -> list[dict]:
-    """Every access finding for the listed objects (see :func:`read`) and the cluster's pods."""
+def findings(listed: dict, pods: list[dict], provider: str, platform_subjects: tuple = (),
+             controls: tuple = ()) -> list[dict]:
+    """Every access finding for the listed objects (see :func:`read`) and the cluster's pods, and who could
+    undo or read each of the controls (see :func:`tamper_findings`)."""
     grants = grants_of(listed, provider)
     return (binding_findings(grants) + subject_findings(grants, platform_subjects)
-            + service_account_findings(grants, pods, listed.get("ServiceAccount")) + unknown_findings(listed, grants))
+            + service_account_findings(grants, pods, listed.get("ServiceAccount")) + unknown_findings(listed, grants)
+            + tamper_findings(listed, grants, list(controls), platform_subjects))
 
 
 def unknown_kinds(listed: dict) -> list[str]:
     """The kinds this identity could not list (the summary's ``access_unknown``)."""
     return [kind for kind, items in listed.items() if items is None]
+
+
+CALICO_GROUPS = ("crd.projectcalico.org", "projectcalico.org")
+
+
+def control(name: str, what: str, checks: list[dict], namespace: str | None = None) -> dict:
+    """A control the pattern set, and the requests that undo or read it. ``namespace``: ``None`` for a
+    cluster-scoped object (only ClusterRoleBindings grant on it), ``""`` for any namespace, else that one."""
+    return {"name": name, "what": what, "checks": checks, "namespace": namespace}
+
+
+def edge_control(nodes: list[str]) -> dict:
+    """The edge taints and labels: whoever may change Nodes can remove them, or mark any node as edge."""
+    return control("edge taints and labels", f"{len(nodes)} edge node(s) ({', '.join(nodes[:3])}"
+                   f"{', ...' if len(nodes) > 3 else ''})",
+                   [check(("update", "patch", "delete"), "", ("nodes",))])
+
+
+def calico_policy_control(kind: str, name: str, namespace: str | None) -> dict:
+    """A Calico policy: whoever may change or delete it (as the CRD, or through the Calico API server), or
+    create another one that is evaluated before it."""
+    resource = "globalnetworkpolicies" if kind == "GlobalNetworkPolicy" else "networkpolicies"
+    stored = (name, name if name.startswith("default.") else f"default.{name}")
+    checks = [c for group in CALICO_GROUPS for c in (
+        check(("create",), group, (resource,), named_ok=False),
+        check(("update", "patch", "delete"), group, (resource,), names=stored))]
+    label = f"{namespace}/{name}" if namespace else name
+    return control(f"Calico {kind} {label}", "policy", checks, namespace)
+
+
+def ingress_control() -> dict:
+    """Private-only ingress: whoever may create or change Services (type NodePort or LoadBalancer) or
+    Ingresses, in any namespace, opens new exposure."""
+    return control("private-only ingress", "Services of type NodePort/LoadBalancer and Ingresses",
+                   [check(("create", "update", "patch"), "", ("services",)),
+                    check(("create", "update", "patch"), "networking.k8s.io", ("ingresses",))], "")
+
+
+def vpn_control(namespace: str, secret: str) -> dict:
+    """The VPN's pre-shared key: whoever may read its Secret, or run or change pods of its namespace."""
+    return control(f"VPN Secret {namespace}/{secret}", "the pre-shared key",
+                   [check(("get",), "", ("secrets",), names=(secret,)),
+                    check(("list", "watch", "create"), "", ("secrets", "pods"), named_ok=False),
+                    check(("update", "patch", "delete"), "", ("secrets",), names=(secret,)),
+                    check(("create",), "", ("pods/exec", "pods/attach")),
+                    check(("update", "patch"), "apps", ("deployments",))], namespace)
+
+
+def _reaches(grant: dict, namespace: str | None) -> bool:
+    if grant["cluster_wide"]:
+        return True
+    return namespace is not None and namespace in ("", grant["namespace"])
+
+
+def tamper_findings(listed: dict, grants: list[dict], controls: list[dict], platform_subjects: tuple = ()) -> list[dict]:
+    """For each control, the subjects other than the platform's own that could undo or read it, and through
+    which binding (area ``tamper``): high when one stands for everyone, medium otherwise, info when only the
+    platform's own can. A binding whose role cannot be read, or an RBAC kind that cannot be listed, makes the
+    answer unknown, never "nobody"."""
+    blind_kinds = [k for k in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding") if listed.get(k) is None]
+    out = []
+    for item in controls:
+        who: dict[tuple, list[str]] = {}
+        unknown = []
+        for grant in grants:
+            if not _reaches(grant, item["namespace"]):
+                continue
+            if grant["rules"] is None:
+                unknown.append(grant["name"])
+            elif _granted(grant["rules"], item["checks"]):
+                for subject in grant["subjects"]:
+                    key = subject_key(subject, grant["namespace"])
+                    if not is_platform_subject(key, grant, platform_subjects):
+                        who.setdefault(key, []).append(f"{grant['kind']} {grant['name']}")
+        listed_who = [f"{subject_text({'kind': k[0], 'name': k[2], 'namespace': k[1]})} via {', '.join(vias)}"
+                      for k, vias in sorted(who.items())]
+        text = "; ".join(listed_who[:10]) + (f"; and {len(listed_who) - 10} more" if len(listed_who) > 10 else "")
+        gaps = ([f"this identity may not list {', '.join(blind_kinds)}"] if blind_kinds else []) + \
+            ([f"{len(unknown)} binding(s) reference roles it may not read"] if unknown else [])
+        if any(is_broad({"kind": k[0], "name": k[2]}) for k in who):
+            severity = "high"
+        elif who:
+            severity = "medium"
+        else:
+            severity = "info"
+        if who:
+            exposure = f"{item['what']}: could be undone or read by {text}"
+        elif gaps:
+            exposure = f"{item['what']}: unknown who else could undo or read it"
+        else:
+            exposure = f"{item['what']}: only the platform's own subjects could undo or read it"
+        if gaps:
+            exposure += f" (unknown beyond this: {'; '.join(gaps)})"
+        out.append({**finding(severity, "Tamper", item["name"], exposure,
+                              "narrow or remove these bindings, or name the subject in platform_subjects if it "
+                              "is the platform's own" if who else ""),
+                    "area": "tamper", "subjects": [subject_spec(k) for k in sorted(who)]})
+    return out
