@@ -20,7 +20,13 @@ description:
     service account); service accounts whose token is mounted into pods and that hold such rights; C(default)
     service accounts with bindings. Kubernetes' bootstrap RBAC, IKS-managed components and the bindings IBM
     Cloud IAM syncs (C(ibm-admin), C(ibm-operate), C(ibm-edit), C(ibm-view)) are reported as info.
-    RBAC this identity may not list is reported as unknown, not as a failure.
+    Each user, group and service account with a privilege-escalation path (the capabilities above, and create
+    pods or workloads, C(serviceaccounts/token), C(nodes/proxy), patch or delete Nodes, PersistentVolumes,
+    admission webhook configurations, CSR approval, C(pods/ephemeralcontainers), C(pods/attach)) is a
+    C(Subject) finding that names each path, its scope and binding. RBAC this identity may not list is reported
+    as unknown, not as a failure.
+  - Tamper findings say who other than the platform's own (see O(platform_subjects)) could undo or read what the
+    pattern set: the edge taints and labels, each Calico policy, private-only ingress, the VPN Secret.
   - Each finding has a severity (high, medium, low, info), the object, what is exposed, and the fix.
 author:
   - secure_cluster maintainers (@containers-workload)
