@@ -185,7 +185,11 @@ def capabilities(rules: list[dict], cluster_wide: bool) -> list[str]:
     """The sensitive capabilities the rules grant, most powerful first; ``admin`` alone when it is granted, as
     it implies the others. Reading Secrets counts cluster-wide only (inside one namespace it is what edit and
     admin are for)."""
-    found = paths(rules, cluster_wide)
+    return collapse(paths(rules, cluster_wide))
+
+
+def collapse(found: list[str]) -> list[str]:
+    """``admin`` alone when it is among the paths, as it implies the others."""
     return ["admin"] if "admin" in found else found
 
 
@@ -247,17 +251,25 @@ def binding_name(binding: dict) -> str:
 def grants_of(listed: dict, provider: str) -> list[dict]:
     """Every binding with its scope, role, capabilities and why it is the platform's (if it is)."""
     out = []
+    # Many bindings share a role: judge each (role, scope) once.
+    judged: dict[tuple, list[str]] = {}
     for kind in ("ClusterRoleBinding", "RoleBinding"):
         for binding in listed.get(kind) or []:
             cluster_wide = kind == "ClusterRoleBinding"
             rules = role_rules(binding, listed)
+            found = None
+            if rules is not None:
+                key = (id(rules), cluster_wide)
+                if key not in judged:
+                    judged[key] = paths(rules, cluster_wide)
+                found = judged[key]
             out.append({
                 "binding": binding, "kind": kind, "name": binding_name(binding), "cluster_wide": cluster_wide,
                 "namespace": binding["metadata"].get("namespace", ""),
                 "role": f"{binding['roleRef'].get('kind')} {binding['roleRef'].get('name')}",
                 "rules": rules,
-                "paths": paths(rules, cluster_wide) if rules is not None else None,
-                "capabilities": capabilities(rules, cluster_wide) if rules is not None else None,
+                "paths": found,
+                "capabilities": collapse(found) if found is not None else None,
                 "platform": recognised(binding, provider),
                 "subjects": binding.get("subjects") or [],
             })
