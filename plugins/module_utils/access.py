@@ -350,7 +350,9 @@ def is_platform_subject(key: tuple, grant: dict, platform_subjects: tuple) -> bo
         return False
     if grant["platform"] and not grant["platform"].startswith("IBM Cloud"):
         return True
-    if kind in ("User", "Group") and name.startswith("system:") or kind == "ServiceAccount" and namespace == "kube-system":
+    if kind in ("User", "Group") and name.startswith("system:"):
+        return True
+    if kind == "ServiceAccount" and namespace == "kube-system":
         return True
     return subject_spec(key) in platform_subjects
 
@@ -364,8 +366,10 @@ def _path_entry(name: str, grant: dict) -> dict:
 def subject_findings(grants: list[dict], platform_subjects: tuple = ()) -> list[dict]:
     """A finding per subject with its escalation paths, each with scope, severity and the binding it comes
     through (``paths``; all of them, the ones ``admin`` implies included). High for a subject that stands for
-    everyone, else the most severe of its bindings (as :func:`binding_findings` rates them); info for the platform's own (see :func:`is_platform_subject`). Subjects
-    held only through Kubernetes' bootstrap RBAC are left to its summary line."""
+    everyone, else the most severe of its bindings (as :func:`binding_findings` rates them); info for the
+    platform's own (see :func:`is_platform_subject`) and when every binding is one the platform keeps (an IBM
+    Cloud IAM sync: the place to change it is IAM). Subjects held only through Kubernetes' bootstrap RBAC are
+    left to its summary line."""
     held: dict[tuple, list[dict]] = {}
     for grant in grants:
         if grant["paths"]:
@@ -382,10 +386,10 @@ def subject_findings(grants: list[dict], platform_subjects: tuple = ()) -> list[
         fixes = list(dict.fromkeys(CAPABILITY_FIX[c] for g in subject_grants for c in g["capabilities"]))
         if broad:
             severity = "high"
-        elif all(is_platform_subject(key, g, platform_subjects) for g in subject_grants):
+        elif all(g["platform"] or is_platform_subject(key, g, platform_subjects) for g in subject_grants):
             severity, fixes = "info", []
         else:
-            severity = min((severity_of(g["capabilities"], g["cluster_wide"]) for g in subject_grants if g["capabilities"]),
+            severity = min((severity_of(g["capabilities"], g["cluster_wide"]) for g in subject_grants),
                            key=SEVERITY_RANK.get)
         finding_ = finding(severity, "Subject", subject_text(subject), f"escalation paths: {shown}", "; ".join(fixes))
         out.append({**finding_, "paths": entries})
