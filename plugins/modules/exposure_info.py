@@ -26,7 +26,7 @@ description:
     C(Subject) finding that names each path, its scope and binding. RBAC this identity may not list is reported
     as unknown, not as a failure.
   - Tamper findings say who other than the platform's own (see O(platform_subjects)) could undo or read what the
-    pattern set: the edge taints and labels, each Calico policy, private-only ingress, the VPN Secret.
+    pattern set (the edge taints and labels, each Calico policy, private-only ingress, the VPN Secret).
   - Each finding has a severity (high, medium, low, info), the object, what is exposed, and the fix.
 author:
   - secure_cluster maintainers (@containers-workload)
@@ -141,8 +141,8 @@ findings:
       escalation paths and carries them as C(paths), each with C(path) (an identifier such as C(pods),
       C(token), C(nodes_proxy), C(webhooks), C(csr); docs/exposure_report.md lists them), C(scope)
       (C(cluster-wide) or the namespace), C(via) (the binding) and C(severity).
-    - Tamper findings (who other than the platform's own could undo or read a control the pattern set: the edge
-      marker, each Calico policy, private-only ingress, the VPN Secret) carry C(area=tamper), C(kind=Tamper)
+    - Tamper findings (who other than the platform's own could undo or read a control the pattern set, such as the
+      edge marker, each Calico policy, private-only ingress, the VPN Secret) carry C(area=tamper), C(kind=Tamper)
       and C(subjects) (as O(platform_subjects) names them).
   returned: always
   type: list
