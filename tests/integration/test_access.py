@@ -209,7 +209,10 @@ def test_an_identity_that_may_not_list_rbac_gets_unknown_not_a_failure(rbac, tmp
     assert result["summary"]["access_unknown"] == ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
     for kind in ("ClusterRoles", "ClusterRoleBindings", "Roles", "RoleBindings"):
         assert found[("Access", kind)]["exposure"].startswith("unknown: this identity may not list")
-    assert not [f for f in found.values() if f["kind"] in ("ClusterRoleBinding", "RoleBinding")]
+    assert not [f for f in found.values() if f["kind"] in ("ClusterRoleBinding", "RoleBinding", "Subject")]
+    # Who could undo the pattern is unknown too, never "nobody".
+    tamper = [f for f in result["findings"] if f.get("area") == "tamper"]
+    assert tamper and all("unknown who else could undo or read it" in f["exposure"] for f in tamper), tamper
     # The network part of the audit is complete all the same.
     assert any(f["kind"] == "ALB" for f in result["findings"])
 
