@@ -225,22 +225,24 @@ def recognised(binding: dict, provider: str) -> str:
     return ""
 
 
-def role_rules(binding: dict, listed: dict) -> list[dict] | None:
+def role_index(listed: dict) -> dict:
+    """Rules by (kind, namespace, name) of every listed Role and ClusterRole."""
+    return {(kind, r["metadata"].get("namespace", ""), r["metadata"]["name"]): r.get("rules") or []
+            for kind in ("ClusterRole", "Role") for r in listed.get(kind) or []}
+
+
+def role_rules(binding: dict, listed: dict, index: dict) -> list[dict] | None:
     """The rules of the binding's role; None when the role cannot be read (its kind was not listed), [] when it
-    does not exist. cluster-admin is known by name even when ClusterRoles cannot be listed."""
+    does not exist. cluster-admin is known by name even when ClusterRoles cannot be listed. ``index``: the
+    :func:`role_index` of ``listed``."""
     ref = binding.get("roleRef") or {}
-    if ref.get("kind") == "ClusterRole":
-        roles = listed.get("ClusterRole")
-        if roles is None:
-            return [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}] if ref.get("name") == "cluster-admin" \
-                else None
-        return next((r.get("rules") or [] for r in roles if r["metadata"]["name"] == ref.get("name")), [])
-    roles = listed.get("Role")
-    if roles is None:
+    kind = "ClusterRole" if ref.get("kind") == "ClusterRole" else "Role"
+    if listed.get(kind) is None:
+        if kind == "ClusterRole" and ref.get("name") == "cluster-admin":
+            return [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
         return None
-    namespace = binding["metadata"].get("namespace")
-    return next((r.get("rules") or [] for r in roles if r["metadata"]["name"] == ref.get("name")
-                 and r["metadata"].get("namespace") == namespace), [])
+    namespace = "" if kind == "ClusterRole" else binding["metadata"].get("namespace", "")
+    return index.get((kind, namespace, ref.get("name")), [])
 
 
 def binding_name(binding: dict) -> str:
@@ -253,10 +255,11 @@ def grants_of(listed: dict, provider: str) -> list[dict]:
     out = []
     # Many bindings share a role: judge each (role, scope) once.
     judged: dict[tuple, list[str]] = {}
+    index = role_index(listed)
     for kind in ("ClusterRoleBinding", "RoleBinding"):
         for binding in listed.get(kind) or []:
             cluster_wide = kind == "ClusterRoleBinding"
-            rules = role_rules(binding, listed)
+            rules = role_rules(binding, listed, index)
             found = None
             if rules is not None:
                 key = (id(rules), cluster_wide)
