@@ -23,6 +23,7 @@ KINDS = {
     "ServiceAccount": "/api/v1/serviceaccounts",
 }
 RBAC_GROUP = "rbac.authorization.k8s.io"
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
 BROAD_GROUPS = ("system:authenticated", "system:unauthenticated", "system:serviceaccounts")
 BROAD_USERS = ("system:anonymous",)
 # Kubernetes labels the RBAC objects the API server creates for itself (controllers, nodes, system:masters).
@@ -36,24 +37,91 @@ IKS_IAM_BINDINGS = {
     ("RoleBinding", "ibm-edit"): ("edit", "IAM Writer service role"),
     ("RoleBinding", "ibm-view"): ("view", "IAM Reader service role"),
 }
-CAPABILITY_TEXT = {
-    "admin": "all verbs on all resources",
-    "secrets": "read Secrets",
-    "exec": "create pods/exec",
-    "escalate": "escalate roles",
-    "bind": "bind roles",
-    "impersonate": "impersonate users, groups or service accounts",
-    "rbac": "write RBAC",
+CERTIFICATES_GROUP = "certificates.k8s.io"
+ADMISSION_GROUP = "admissionregistration.k8s.io"
+WRITE = ("create", "update", "patch", "delete")
+# The signer whose certificates the API server accepts as client credentials (any user or group, system:masters
+# included); approving for it, or for every kubernetes.io signer, is what makes CSR approval a path.
+CLIENT_SIGNER_NAMES = ("kubernetes.io/kube-apiserver-client", "kubernetes.io/*")
+
+
+def check(verbs: tuple, group: str, resources: tuple, named_ok: bool = True, names: tuple = ()) -> dict:
+    """One request shape of a path: any of the verbs on any of the resources of the API group. ``named_ok``: a
+    rule limited to resourceNames still counts (the right is on some objects); ``names``: it counts only when it
+    lists one of them."""
+    return {"verbs": verbs, "group": group, "resources": resources, "named_ok": named_ok, "names": names}
+
+
+# Every privilege-escalation path the audit scores, most powerful first (docs/exposure_report.md lists each with
+# its source). ``any``: the path is open when one of these checks is granted; ``all``: and each of these too.
+# ``severity``: (cluster-wide, in one namespace); ``None`` for a scope where it is not reported.
+PATHS = {
+    "admin": {"text": "all verbs on all resources", "any": [check(("*",), "*", ("*",))],
+              "severity": ("medium", "low"),
+              "fix": "bind a narrower role (edit, view or a role of its own) instead of all verbs on all resources"},
+    "secrets": {"text": "read Secrets", "any": [check(("get", "list", "watch"), "", ("secrets",), named_ok=False)],
+                "severity": ("medium", None),
+                "fix": "grant Secrets in the namespaces that need them (RoleBinding), not cluster-wide"},
+    "exec": {"text": "create pods/exec", "any": [check(("create",), "", ("pods/exec",))],
+             "severity": ("medium", "low"), "fix": "drop create on pods/exec unless the subject debugs workloads"},
+    "escalate": {"text": "escalate roles", "any": [check(("escalate",), RBAC_GROUP, ("roles", "clusterroles"))],
+                 "severity": ("medium", "low"),
+                 "fix": "drop the escalate verb: it lets the holder grant rights it does not have"},
+    "bind": {"text": "bind roles", "any": [check(("bind",), RBAC_GROUP, ("roles", "clusterroles"))],
+             "severity": ("medium", "low"),
+             "fix": "drop the bind verb: it lets the holder bind roles with rights it does not have"},
+    "impersonate": {"text": "impersonate users, groups or service accounts",
+                    "any": [check(("impersonate",), "", ("users", "groups", "serviceaccounts"))],
+                    "severity": ("medium", "low"),
+                    "fix": "drop impersonate: the holder acts as any user, group or service account it names"},
+    "rbac": {"text": "write RBAC",
+             "any": [check(WRITE, RBAC_GROUP, ("roles", "clusterroles", "rolebindings", "clusterrolebindings"))],
+             "severity": ("medium", "low"), "fix": "drop write access to Roles, ClusterRoles and their bindings"},
+    "pods": {"text": "create pods", "any": [check(("create",), "", ("pods",), named_ok=False)],
+             "severity": ("medium", "low"),
+             "fix": "create pods through a controller's service account, not as a person; keep it to the namespaces "
+                    "that need it"},
+    "workloads": {"text": "create workloads (Deployments, DaemonSets, StatefulSets, ReplicaSets, Jobs, CronJobs)",
+                  "any": [check(("create",), "apps", ("deployments", "daemonsets", "statefulsets", "replicasets"),
+                                named_ok=False),
+                          check(("create",), "batch", ("jobs", "cronjobs"), named_ok=False)],
+                  "severity": ("medium", "low"),
+                  "fix": "create workloads through a deployment pipeline's service account; keep it to the "
+                         "namespaces that need it"},
+    "token": {"text": "create serviceaccounts/token", "any": [check(("create",), "", ("serviceaccounts/token",))],
+              "severity": ("high", "medium"),
+              "fix": "drop create on serviceaccounts/token: it mints a token of any service account in scope"},
+    "ephemeral": {"text": "add ephemeral containers (pods/ephemeralcontainers)",
+                  "any": [check(("update", "patch"), "", ("pods/ephemeralcontainers",))],
+                  "severity": ("medium", "low"),
+                  "fix": "drop update and patch on pods/ephemeralcontainers unless the subject debugs workloads"},
+    "attach": {"text": "create pods/attach", "any": [check(("create",), "", ("pods/attach",))],
+               "severity": ("medium", "low"), "fix": "drop create on pods/attach unless the subject debugs workloads"},
+    "nodes_proxy": {"text": "the kubelet API (nodes/proxy)", "any": [check(("get", "create"), "", ("nodes/proxy",))],
+                    "severity": ("high", None),
+                    "fix": "drop nodes/proxy: the kubelet API runs commands in every pod of the node, unaudited"},
+    "nodes": {"text": "patch or delete Nodes", "any": [check(("update", "patch", "delete"), "", ("nodes",))],
+              "severity": ("medium", None),
+              "fix": "leave Node changes to the platform (kubelet, controllers); drop update, patch and delete"},
+    "persistent_volumes": {"text": "create PersistentVolumes",
+                           "any": [check(("create",), "", ("persistentvolumes",), named_ok=False)],
+                           "severity": ("medium", None),
+                           "fix": "let users claim storage with PersistentVolumeClaims; drop create on "
+                                  "persistentvolumes (a hostPath volume reaches the node's files)"},
+    "webhooks": {"text": "write admission webhook configurations",
+                 "any": [check(WRITE, ADMISSION_GROUP,
+                               ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"))],
+                 "severity": ("high", None),
+                 "fix": "drop write access to mutating and validating webhook configurations"},
+    "csr": {"text": "approve client certificates (certificatesigningrequests/approval and approve on signers)",
+            "any": [check(("update", "patch"), CERTIFICATES_GROUP, ("certificatesigningrequests/approval",))],
+            "all": [check(("approve",), CERTIFICATES_GROUP, ("signers",), names=CLIENT_SIGNER_NAMES)],
+            "severity": ("high", None),
+            "fix": "drop CSR approval for kubernetes.io signers: an approved client certificate can name any user "
+                   "or group, system:masters included"},
 }
-CAPABILITY_FIX = {
-    "admin": "bind a narrower role (edit, view or a role of its own) instead of all verbs on all resources",
-    "secrets": "grant Secrets in the namespaces that need them (RoleBinding), not cluster-wide",
-    "exec": "drop create on pods/exec unless the subject debugs workloads",
-    "escalate": "drop the escalate verb: it lets the holder grant rights it does not have",
-    "bind": "drop the bind verb: it lets the holder bind roles with rights it does not have",
-    "impersonate": "drop impersonate: the holder acts as any user, group or service account it names",
-    "rbac": "drop write access to Roles, ClusterRoles and their bindings",
-}
+CAPABILITY_TEXT = {name: path["text"] for name, path in PATHS.items()}
+CAPABILITY_FIX = {name: path["fix"] for name, path in PATHS.items()}
 
 
 def finding(severity: str, kind: str, obj: str, exposure: str, fix: str) -> dict:
@@ -86,11 +154,13 @@ def _resource_matches(resources: list, wanted: str) -> bool:
     return bool(sub) and f"*/{sub}" in resources
 
 
-def grants(rules: list[dict], verbs: tuple, group: str, resources: tuple, named_ok: bool = True) -> bool:
+def grants(rules: list[dict], verbs: tuple, group: str, resources: tuple, named_ok: bool = True,
+           names: tuple = ()) -> bool:
     """Whether any rule allows one of the verbs on one of the resources of the API group. A rule limited to
-    resourceNames counts only when ``named_ok``."""
+    resourceNames counts only when ``named_ok`` and, if ``names`` are given, when it lists one of them."""
     for rule in rules:
-        if rule.get("resourceNames") and not named_ok:
+        limited = rule.get("resourceNames")
+        if limited and (not named_ok or (names and not set(limited) & set(names))):
             continue
         if (any(_matches(rule.get("verbs") or [], v) for v in verbs)
                 and _matches(rule.get("apiGroups") or [], group)
@@ -99,26 +169,28 @@ def grants(rules: list[dict], verbs: tuple, group: str, resources: tuple, named_
     return False
 
 
+def _granted(rules: list[dict], checks: list[dict]) -> bool:
+    return any(grants(rules, c["verbs"], c["group"], c["resources"], c["named_ok"], c["names"]) for c in checks)
+
+
+def paths(rules: list[dict], cluster_wide: bool) -> list[str]:
+    """Every escalation path of :data:`PATHS` the rules open, in order, including the ones that ``admin``
+    implies; only those reported at the scope (see each path's ``severity``)."""
+    return [name for name, path in PATHS.items()
+            if path["severity"][0 if cluster_wide else 1] and _granted(rules, path["any"])
+            and all(_granted(rules, [c]) for c in path.get("all", []))]
+
+
 def capabilities(rules: list[dict], cluster_wide: bool) -> list[str]:
-    """The sensitive capabilities the rules grant, most powerful first. Reading Secrets counts cluster-wide
-    only (inside one namespace it is what edit and admin are for)."""
-    if any(_matches(r.get("verbs") or [], "*") and "*" in (r.get("apiGroups") or [])
-           and "*" in (r.get("resources") or []) for r in rules):
-        return ["admin"]
-    found = []
-    if cluster_wide and grants(rules, ("get", "list", "watch"), "", ("secrets",), named_ok=False):
-        found.append("secrets")
-    if grants(rules, ("create",), "", ("pods/exec",)):
-        found.append("exec")
-    for verb in ("escalate", "bind"):
-        if grants(rules, (verb,), RBAC_GROUP, ("roles", "clusterroles")):
-            found.append(verb)
-    if grants(rules, ("impersonate",), "", ("users", "groups", "serviceaccounts")):
-        found.append("impersonate")
-    if grants(rules, ("create", "update", "patch", "delete"), RBAC_GROUP,
-              ("roles", "clusterroles", "rolebindings", "clusterrolebindings")):
-        found.append("rbac")
-    return found
+    """The sensitive capabilities the rules grant, most powerful first; ``admin`` alone when it is granted, as
+    it implies the others. Reading Secrets counts cluster-wide only (inside one namespace it is what edit and
+    admin are for)."""
+    return collapse(paths(rules, cluster_wide))
+
+
+def collapse(found: list[str]) -> list[str]:
+    """``admin`` alone when it is among the paths, as it implies the others."""
+    return ["admin"] if "admin" in found else found
 
 
 def is_broad(subject: dict) -> bool:
@@ -153,22 +225,24 @@ def recognised(binding: dict, provider: str) -> str:
     return ""
 
 
-def role_rules(binding: dict, listed: dict) -> list[dict] | None:
+def role_index(listed: dict) -> dict:
+    """Rules by (kind, namespace, name) of every listed Role and ClusterRole."""
+    return {(kind, r["metadata"].get("namespace", ""), r["metadata"]["name"]): r.get("rules") or []
+            for kind in ("ClusterRole", "Role") for r in listed.get(kind) or []}
+
+
+def role_rules(binding: dict, listed: dict, index: dict) -> list[dict] | None:
     """The rules of the binding's role; None when the role cannot be read (its kind was not listed), [] when it
-    does not exist. cluster-admin is known by name even when ClusterRoles cannot be listed."""
+    does not exist. cluster-admin is known by name even when ClusterRoles cannot be listed. ``index``: the
+    :func:`role_index` of ``listed``."""
     ref = binding.get("roleRef") or {}
-    if ref.get("kind") == "ClusterRole":
-        roles = listed.get("ClusterRole")
-        if roles is None:
-            return [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}] if ref.get("name") == "cluster-admin" \
-                else None
-        return next((r.get("rules") or [] for r in roles if r["metadata"]["name"] == ref.get("name")), [])
-    roles = listed.get("Role")
-    if roles is None:
+    kind = "ClusterRole" if ref.get("kind") == "ClusterRole" else "Role"
+    if listed.get(kind) is None:
+        if kind == "ClusterRole" and ref.get("name") == "cluster-admin":
+            return [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
         return None
-    namespace = binding["metadata"].get("namespace")
-    return next((r.get("rules") or [] for r in roles if r["metadata"]["name"] == ref.get("name")
-                 and r["metadata"].get("namespace") == namespace), [])
+    namespace = "" if kind == "ClusterRole" else binding["metadata"].get("namespace", "")
+    return index.get((kind, namespace, ref.get("name")), [])
 
 
 def binding_name(binding: dict) -> str:
@@ -179,15 +253,26 @@ def binding_name(binding: dict) -> str:
 def grants_of(listed: dict, provider: str) -> list[dict]:
     """Every binding with its scope, role, capabilities and why it is the platform's (if it is)."""
     out = []
+    # Many bindings share a role: judge each (role, scope) once.
+    judged: dict[tuple, list[str]] = {}
+    index = role_index(listed)
     for kind in ("ClusterRoleBinding", "RoleBinding"):
         for binding in listed.get(kind) or []:
             cluster_wide = kind == "ClusterRoleBinding"
-            rules = role_rules(binding, listed)
+            rules = role_rules(binding, listed, index)
+            found = None
+            if rules is not None:
+                key = (id(rules), cluster_wide)
+                if key not in judged:
+                    judged[key] = paths(rules, cluster_wide)
+                found = judged[key]
             out.append({
                 "binding": binding, "kind": kind, "name": binding_name(binding), "cluster_wide": cluster_wide,
                 "namespace": binding["metadata"].get("namespace", ""),
                 "role": f"{binding['roleRef'].get('kind')} {binding['roleRef'].get('name')}",
-                "capabilities": capabilities(rules, cluster_wide) if rules is not None else None,
+                "rules": rules,
+                "paths": found,
+                "capabilities": collapse(found) if found is not None else None,
                 "platform": recognised(binding, provider),
                 "subjects": binding.get("subjects") or [],
             })
@@ -200,6 +285,11 @@ def _scope(grant: dict) -> str:
 
 def _what(grant: dict) -> str:
     return ", ".join(CAPABILITY_TEXT[c] for c in grant["capabilities"])
+
+
+def severity_of(caps: list[str], cluster_wide: bool) -> str:
+    """The most severe of the paths' severities at the scope."""
+    return min((PATHS[c]["severity"][0 if cluster_wide else 1] for c in caps), key=SEVERITY_RANK.get)
 
 
 def binding_findings(grants: list[dict]) -> list[dict]:
@@ -231,12 +321,81 @@ def binding_findings(grants: list[dict]) -> list[dict]:
         elif grant["platform"]:
             out.append(finding("info", grant["kind"], grant["name"], f"{grant['platform']}: {text}", ""))
         else:
-            out.append(finding("medium" if grant["cluster_wide"] else "low", grant["kind"], grant["name"], text,
+            out.append(finding(severity_of(caps, grant["cluster_wide"]), grant["kind"], grant["name"], text,
                                "; ".join(CAPABILITY_FIX[c] for c in caps)))
     if bootstrap:
         out.append(finding("info", "Access", "Kubernetes bootstrap RBAC",
                            f"{len(bootstrap)} bindings the API server keeps for its own components (label "
                            f"{'='.join(BOOTSTRAP_LABEL)}), e.g. cluster-admin for group system:masters", ""))
+    return out
+
+
+def subject_key(subject: dict, binding_namespace: str) -> tuple:
+    """(kind, namespace, name) of a binding's subject; the namespace is a service account's only."""
+    kind = subject.get("kind") or ""
+    namespace = (subject.get("namespace") or binding_namespace) if kind == "ServiceAccount" else ""
+    return kind, namespace, subject.get("name") or ""
+
+
+def subject_spec(key: tuple) -> str:
+    """How ``platform_subjects`` names a subject: ``User:alice``, ``Group:ops``, ``ServiceAccount:ns/name``."""
+    kind, namespace, name = key
+    return f"{kind}:{namespace}/{name}" if kind == "ServiceAccount" else f"{kind}:{name}"
+
+
+def is_platform_subject(key: tuple, grant: dict, platform_subjects: tuple) -> bool:
+    """The platform's own: Kubernetes' components (``system:`` users and groups other than the ones that stand
+    for everyone, service accounts of kube-system), subjects of bootstrap and IKS-managed bindings, and the
+    subjects the audit is told are the platform's (``platform_subjects``, such as the identity running it)."""
+    kind, namespace, name = key
+    subject = {"kind": kind, "name": name}
+    if is_broad(subject):
+        return False
+    if grant["platform"] and not grant["platform"].startswith("IBM Cloud"):
+        return True
+    if kind in ("User", "Group") and name.startswith("system:"):
+        return True
+    if kind == "ServiceAccount" and namespace == "kube-system":
+        return True
+    return subject_spec(key) in platform_subjects
+
+
+def _path_entry(name: str, grant: dict) -> dict:
+    scope = 0 if grant["cluster_wide"] else 1
+    return {"path": name, "scope": "cluster-wide" if grant["cluster_wide"] else grant["namespace"],
+            "via": f"{grant['kind']} {grant['name']}", "severity": PATHS[name]["severity"][scope]}
+
+
+def subject_findings(grants: list[dict], platform_subjects: tuple = ()) -> list[dict]:
+    """A finding per subject with its escalation paths, each with scope, severity and the binding it comes
+    through (``paths``; all of them, the ones ``admin`` implies included). High for a subject that stands for
+    everyone, else the most severe of its bindings (as :func:`binding_findings` rates them); info for the
+    platform's own (see :func:`is_platform_subject`) and when every binding is one the platform keeps (an IBM
+    Cloud IAM sync: the place to change it is IAM). Subjects held only through Kubernetes' bootstrap RBAC are
+    left to its summary line."""
+    held: dict[tuple, list[dict]] = {}
+    for grant in grants:
+        if grant["paths"]:
+            for subject in grant["subjects"]:
+                held.setdefault(subject_key(subject, grant["namespace"]), []).append(grant)
+    out = []
+    for key, subject_grants in sorted(held.items()):
+        subject = {"kind": key[0], "name": key[2], "namespace": key[1]}
+        broad = is_broad(subject)
+        if all(g["platform"] == "bootstrap" for g in subject_grants) and not broad:
+            continue
+        entries = [_path_entry(name, g) for g in subject_grants for name in g["paths"]]
+        shown = "; ".join(f"{_what(g)} {_scope(g)} via {g['kind']} {g['name']}" for g in subject_grants)
+        fixes = list(dict.fromkeys(CAPABILITY_FIX[c] for g in subject_grants for c in g["capabilities"]))
+        if broad:
+            severity = "high"
+        elif all(g["platform"] or is_platform_subject(key, g, platform_subjects) for g in subject_grants):
+            severity, fixes = "info", []
+        else:
+            severity = min((severity_of(g["capabilities"], g["cluster_wide"]) for g in subject_grants),
+                           key=SEVERITY_RANK.get)
+        finding_ = finding(severity, "Subject", subject_text(subject), f"escalation paths: {shown}", "; ".join(fixes))
+        out.append({**finding_, "paths": entries})
     return out
 
 
@@ -316,13 +475,114 @@ def unknown_findings(listed: dict, grants: list[dict]) -> list[dict]:
     return out
 
 
-def findings(listed: dict, pods: list[dict], provider: str) -> list[dict]:
-    """Every access finding for the listed objects (see :func:`read`) and the cluster's pods."""
+def findings(listed: dict, pods: list[dict], provider: str, platform_subjects: tuple = (),
+             controls: tuple = ()) -> list[dict]:
+    """Every access finding for the listed objects (see :func:`read`) and the cluster's pods, and who could
+    undo or read each of the controls (see :func:`tamper_findings`)."""
     grants = grants_of(listed, provider)
-    return (binding_findings(grants) + service_account_findings(grants, pods, listed.get("ServiceAccount"))
-            + unknown_findings(listed, grants))
+    return (binding_findings(grants) + subject_findings(grants, platform_subjects)
+            + service_account_findings(grants, pods, listed.get("ServiceAccount")) + unknown_findings(listed, grants)
+            + tamper_findings(listed, grants, list(controls), platform_subjects))
 
 
 def unknown_kinds(listed: dict) -> list[str]:
     """The kinds this identity could not list (the summary's ``access_unknown``)."""
     return [kind for kind, items in listed.items() if items is None]
+
+
+CALICO_GROUPS = ("crd.projectcalico.org", "projectcalico.org")
+
+
+def control(name: str, what: str, checks: list[dict], namespace: str | None = None) -> dict:
+    """A control the pattern set, and the requests that undo or read it. ``namespace``: ``None`` for a
+    cluster-scoped object (only ClusterRoleBindings grant on it), ``""`` for any namespace, else that one."""
+    return {"name": name, "what": what, "checks": checks, "namespace": namespace}
+
+
+def edge_control(nodes: list[str]) -> dict:
+    """The edge taints and labels: whoever may change Nodes can remove them, or mark any node as edge."""
+    return control("edge taints and labels", f"{len(nodes)} edge node(s) ({', '.join(nodes[:3])}"
+                   f"{', ...' if len(nodes) > 3 else ''})",
+                   [check(("update", "patch", "delete"), "", ("nodes",))])
+
+
+def calico_policy_control(kind: str, name: str, namespace: str | None) -> dict:
+    """A Calico policy: whoever may change or delete it (as the CRD, or through the Calico API server), or
+    create another one that is evaluated before it."""
+    resource = "globalnetworkpolicies" if kind == "GlobalNetworkPolicy" else "networkpolicies"
+    stored = (name, name if name.startswith("default.") else f"default.{name}")
+    checks = [c for group in CALICO_GROUPS for c in (
+        check(("create",), group, (resource,), named_ok=False),
+        check(("update", "patch", "delete"), group, (resource,), names=stored))]
+    label = f"{namespace}/{name}" if namespace else name
+    return control(f"Calico {kind} {label}", "policy", checks, namespace)
+
+
+def ingress_control() -> dict:
+    """Private-only ingress: whoever may create or change Services (type NodePort or LoadBalancer) or
+    Ingresses, in any namespace, opens new exposure."""
+    return control("private-only ingress", "Services of type NodePort/LoadBalancer and Ingresses",
+                   [check(("create", "update", "patch"), "", ("services",)),
+                    check(("create", "update", "patch"), "networking.k8s.io", ("ingresses",))], "")
+
+
+def vpn_control(namespace: str, secret: str) -> dict:
+    """The VPN's pre-shared key: whoever may read its Secret, or run or change pods of its namespace."""
+    return control(f"VPN Secret {namespace}/{secret}", "the pre-shared key",
+                   [check(("get",), "", ("secrets",), names=(secret,)),
+                    check(("list", "watch", "create"), "", ("secrets", "pods"), named_ok=False),
+                    check(("update", "patch", "delete"), "", ("secrets",), names=(secret,)),
+                    check(("create",), "", ("pods/exec", "pods/attach")),
+                    check(("update", "patch"), "apps", ("deployments",))], namespace)
+
+
+def _reaches(grant: dict, namespace: str | None) -> bool:
+    if grant["cluster_wide"]:
+        return True
+    return namespace is not None and namespace in ("", grant["namespace"])
+
+
+def tamper_findings(listed: dict, grants: list[dict], controls: list[dict], platform_subjects: tuple = ()) -> list[dict]:
+    """For each control, the subjects other than the platform's own that could undo or read it, and through
+    which binding (area ``tamper``): high when one stands for everyone, medium otherwise, info when only the
+    platform's own can. A binding whose role cannot be read, or an RBAC kind that cannot be listed, makes the
+    answer unknown, never "nobody"."""
+    blind_kinds = [k for k in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding") if listed.get(k) is None]
+    out = []
+    for item in controls:
+        who: dict[tuple, list[str]] = {}
+        unknown = []
+        for grant in grants:
+            if not _reaches(grant, item["namespace"]):
+                continue
+            if grant["rules"] is None:
+                unknown.append(grant["name"])
+            elif _granted(grant["rules"], item["checks"]):
+                for subject in grant["subjects"]:
+                    key = subject_key(subject, grant["namespace"])
+                    if not is_platform_subject(key, grant, platform_subjects):
+                        who.setdefault(key, []).append(f"{grant['kind']} {grant['name']}")
+        listed_who = [f"{subject_text({'kind': k[0], 'name': k[2], 'namespace': k[1]})} via {', '.join(vias)}"
+                      for k, vias in sorted(who.items())]
+        text = "; ".join(listed_who[:10]) + (f"; and {len(listed_who) - 10} more" if len(listed_who) > 10 else "")
+        gaps = ([f"this identity may not list {', '.join(blind_kinds)}"] if blind_kinds else []) + \
+            ([f"{len(unknown)} binding(s) reference roles it may not read"] if unknown else [])
+        if any(is_broad({"kind": k[0], "name": k[2]}) for k in who):
+            severity = "high"
+        elif who:
+            severity = "medium"
+        else:
+            severity = "info"
+        if who:
+            exposure = f"{item['what']}: could be undone or read by {text}"
+        elif gaps:
+            exposure = f"{item['what']}: unknown who else could undo or read it"
+        else:
+            exposure = f"{item['what']}: only the platform's own subjects could undo or read it"
+        if gaps:
+            exposure += f" (unknown beyond this: {'; '.join(gaps)})"
+        out.append({**finding(severity, "Tamper", item["name"], exposure,
+                              "narrow or remove these bindings, or name the subject in platform_subjects if it "
+                              "is the platform's own" if who else ""),
+                    "area": "tamper", "subjects": [subject_spec(k) for k in sorted(who)]})
+    return out

@@ -152,6 +152,7 @@ def run(run) -> dict:
     calico_nps = calico_list(store, "NetworkPolicy")
     deployments = kube.get("/apis/apps/v1/deployments")["items"]
     rbac = access.read(kube)
+    listed_gnps = calico_gnps
     findings, calico_gnps = invalid_policy_findings(calico_gnps)
     findings += service_findings(services, provider, calico_gnps, host_endpoints)
     findings += host_findings(calico_gnps, host_endpoints, felix_failsafe(store))
@@ -168,7 +169,8 @@ def run(run) -> dict:
         findings.append(finding("info", "VPN", f"{deployment['metadata']['namespace']}/{deployment['metadata']['name']}",
                                 "strongSwan VPN pod " + ("ready" if ready else "not ready"),
                                 "" if ready else "check the VPN pod's logs (ipsec statusall)"))
-    findings += access.findings(rbac, pods, provider)
+    controls = pattern_controls(edge_nodes, listed_gnps, calico_nps, vpn)
+    findings += access.findings(rbac, pods, provider, tuple(params.get("platform_subjects") or ()), controls)
     findings.sort(key=lambda f: (SEVERITY_ORDER[f["severity"]], f["kind"], f["object"]))
     summary = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in SEVERITY_ORDER}
     summary.update({
@@ -187,6 +189,19 @@ def run(run) -> dict:
         except OSError as exc:
             raise SecureClusterError(f"could not write the exposure report: {exc}", result) from exc
     return result
+
+
+def pattern_controls(edge_nodes: list[str], gnps: list[dict], calico_nps: list[dict], vpn: list[dict]) -> list[dict]:
+    """The controls the pattern sets, as the cluster has them now, for the report's tamper part: the edge
+    marker, every Calico policy (the audit cannot tell which a run wrote, so it lists them all), private-only
+    ingress, and each VPN's Secret."""
+    out = [access.edge_control(edge_nodes)] if edge_nodes else []
+    out += [access.calico_policy_control("GlobalNetworkPolicy", p["metadata"]["name"], None) for p in gnps]
+    out += [access.calico_policy_control("NetworkPolicy", p["metadata"]["name"], p["metadata"]["namespace"])
+            for p in calico_nps]
+    out.append(access.ingress_control())
+    out += [access.vpn_control(d["metadata"]["namespace"], f"{d['metadata']['name']}-secrets") for d in vpn]
+    return out
 
 
 def param_errors(params: dict) -> list[str]:

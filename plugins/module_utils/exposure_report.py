@@ -3,7 +3,8 @@
 """The exposure report of an audit, as Markdown and as a self-contained HTML page, written where the audit runs.
 
 The "after" report also lists what was closed since the "before" one: objects (and, for access, kind and object)
-with a low, medium or high finding before that have none now.
+with a low, medium or high finding before that have none now; next to it, the tamper part: who other than the
+platform's own could undo or read each control the pattern set.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def closed(before: list[dict], now: list[dict]) -> tuple[list[str], list[str]]:
     """(network objects, access "Kind object") with a finding above info before and none now, in report order."""
     def keys(findings: list[dict], access: bool) -> list[str]:
         return [f"{f['kind']} {f['object']}" if access else f["object"] for f in findings
-                if f["severity"] != "info" and ("area" in f) == access]
+                if f["severity"] != "info" and f.get("area") == ("access" if access else None)]
 
     def gone(access: bool) -> list[str]:
         still = set(keys(now, access))
@@ -39,18 +40,29 @@ def markdown(name: str, phase: str, audit: dict, plan: dict, closed_network: lis
         lines += [f"| {step} | {on} |" for step, on in plan.items()] + [""]
     lines += ["## Network: what is reachable from where", "", "| severity | kind | object | exposure | fix |",
               "|---|---|---|---|---|"]
-    lines += [row(f) for f in audit["findings"] if "area" not in f]
+    lines += [row(f) for f in audit["findings"] if not f.get("area")]
     if closed_network:
         lines += ["", "## Closed since the report before this run", ""] + [f"- `{o}`" for o in closed_network]
     lines += ["", "## Access: who can do what", ""]
     if s.get("access_unknown"):
         lines += [f"Unknown: this identity may not list {', '.join(s['access_unknown'])}.", ""]
     lines += ["| severity | kind | object | access | fix |", "|---|---|---|---|---|"]
-    lines += [row(f) for f in audit["findings"] if "area" in f]
+    lines += [row(f) for f in audit["findings"] if f.get("area") == "access"]
     if closed_access:
         lines += ["", "## Access closed since the report before this run", ""]
         lines += ["- {} `{}`".format(*item.split(" ", 1)) for item in closed_access]
+    tamper = [f for f in audit["findings"] if f.get("area") == "tamper"]
+    if tamper:
+        lines += ["", f"## {TAMPER_TITLE}", "", TAMPER_INTRO, "", "| severity | control | who could undo or read it | fix |",
+                  "|---|---|---|---|"]
+        lines += [f"| {f['severity']} | `{f['object']}` | {f['exposure']} | {f['fix']} |" for f in tamper]
     return "\n".join(lines) + "\n"
+
+
+TAMPER_TITLE = "Tamper: who could undo or read what the pattern set"
+TAMPER_INTRO = ("Subjects other than the platform's own (system: components, kube-system service accounts, "
+                "bootstrap and IKS-managed RBAC, and exposure_info's platform_subjects) that may change or delete "
+                "each control, with the binding that lets them.")
 
 
 def yes(value) -> str:
@@ -72,7 +84,7 @@ th { background: #f3f3f3; }
 def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str]) -> str:
     e = html.escape
     s = audit["summary"]
-    public = [f for f in audit["findings"] if "area" not in f and f["severity"] in ("high", "medium")]
+    public = [f for f in audit["findings"] if not f.get("area") and f["severity"] in ("high", "medium")]
     high = sum(1 for f in public if f["severity"] == "high")
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>Exposure report: {e(name)} ({e(phase)})</title>", f"<style>\n{STYLE}\n</style>", "</head>",
@@ -105,27 +117,31 @@ def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[st
         out += ["<h2>Steps of this run</h2>", "<table>", "<tr><th>step (switch)</th><th>on</th></tr>"]
         out += [f"<tr><td>{e(str(step))}</td><td>{e(str(on))}</td></tr>" for step, on in plan.items()]
         out += ["</table>"]
-    out += ["<h2>Network: what is reachable from where</h2>"] + table("exposure", audit["findings"], False)
+    out += ["<h2>Network: what is reachable from where</h2>"] + table("exposure", audit["findings"], None)
     if closed_network:
         out += ['<h2 class="closed">Closed since the report before this run</h2>',
                 "<ul>" + "".join(f'<li class="closed"><code>{e(o)}</code></li>' for o in closed_network) + "</ul>"]
     out += ['<h2 id="access">Access: who can do what</h2>']
     if s.get("access_unknown"):
         out += [f'<p class="medium">Unknown: this identity may not list {e(", ".join(s["access_unknown"]))}.</p>']
-    out += table("access", audit["findings"], True)
+    out += table("access", audit["findings"], "access")
     if closed_access:
         items = (item.split(" ", 1) for item in closed_access)
         out += ['<h2 class="closed">Access closed since the report before this run</h2>',
                 "<ul>" + "".join(f'<li class="closed">{e(kind)} <code>{e(obj)}</code></li>' for kind, obj in items)
                 + "</ul>"]
+    if any(f.get("area") == "tamper" for f in audit["findings"]):
+        out += [f'<h2 id="tamper">{e(TAMPER_TITLE)}</h2>', f"<p>{e(TAMPER_INTRO)}</p>"]
+        out += table("who could undo or read it", audit["findings"], "tamper")
     return "\n".join(out + ["</body>", "</html>"]) + "\n"
 
 
-def table(what: str, findings: list[dict], access: bool) -> list[str]:
+def table(what: str, findings: list[dict], area: str | None) -> list[str]:
+    """The findings of one area (``None``: the network part) as an HTML table."""
     e = html.escape
     rows = [f'<tr class="{f["severity"]}"><td>{f["severity"]}</td><td>{e(f["kind"])}</td><td><code>{e(f["object"])}'
             f'</code></td><td>{e(f["exposure"])}</td><td>{e(f["fix"])}</td></tr>'
-            for f in findings if ("area" in f) == access]
+            for f in findings if f.get("area") == area]
     return ["<table>", f"<tr><th>severity</th><th>kind</th><th>object</th><th>{what}</th><th>fix</th></tr>",
             *rows, "</table>"]
 

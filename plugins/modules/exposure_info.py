@@ -20,11 +20,17 @@ description:
     service account); service accounts whose token is mounted into pods and that hold such rights; C(default)
     service accounts with bindings. Kubernetes' bootstrap RBAC, IKS-managed components and the bindings IBM
     Cloud IAM syncs (C(ibm-admin), C(ibm-operate), C(ibm-edit), C(ibm-view)) are reported as info.
-    RBAC this identity may not list is reported as unknown, not as a failure.
+    Each user, group and service account with a privilege-escalation path (the capabilities above, and create
+    pods or workloads, C(serviceaccounts/token), C(nodes/proxy), patch or delete Nodes, PersistentVolumes,
+    admission webhook configurations, CSR approval, C(pods/ephemeralcontainers), C(pods/attach)) is a
+    C(Subject) finding that names each path, its scope and binding. RBAC this identity may not list is reported
+    as unknown, not as a failure.
   - Calico (GlobalNetworkPolicies, HostEndpoints, NetworkPolicies, FelixConfiguration C(default)) is read through
     the same backend as M(containers_workload.secure_cluster.calico_policy) (O(backend)), so clusters whose Calico
     keeps its data in etcd are audited too; with O(backend=auto) and no way to reach Calico, Calico counts as empty
     and a warning says why.
+  - Tamper findings say who other than the platform's own (see O(platform_subjects)) could undo or read what the
+    pattern set (the edge taints and labels, each Calico policy, private-only ingress, the VPN Secret).
   - Each finding has a severity (high, medium, low, info), the object, what is exposed, and the fix.
 author:
   - secure_cluster maintainers (@containers-workload)
@@ -61,6 +67,17 @@ options:
         type: str
         required: true
         choices: [NoSchedule, PreferNoSchedule, NoExecute]
+  platform_subjects:
+    description:
+      - Subjects that are the platform's own besides those the audit recognises by itself (C(system:) users and
+        groups other than the ones that stand for everyone, service accounts of C(kube-system), subjects of
+        Kubernetes' bootstrap RBAC and of IKS-managed components), each as C(User:<name>), C(Group:<name>) or
+        C(ServiceAccount:<namespace>/<name>); name the identity that runs the audit and the pattern here.
+      - Their escalation paths are C(info), and they are left out of the tamper findings (who could undo or read
+        what the pattern set).
+    type: list
+    elements: str
+    default: []
   report:
     description:
       - Also write the exposure report, C(<dir>/<name>-<phase>.md) and C(.html), where the module runs (the
@@ -130,7 +147,13 @@ findings:
   description:
     - What is exposed, most severe first, each with C(severity), C(kind), C(object), C(exposure) and C(fix).
     - Access findings (who can do what) also carry C(area=access); their C(kind) is C(ClusterRoleBinding),
-      C(RoleBinding), C(ServiceAccount) or C(Access).
+      C(RoleBinding), C(Subject), C(ServiceAccount) or C(Access). A C(Subject) finding names the subject's
+      escalation paths and carries them as C(paths), each with C(path) (an identifier such as C(pods),
+      C(token), C(nodes_proxy), C(webhooks), C(csr); docs/exposure_report.md lists them), C(scope)
+      (C(cluster-wide) or the namespace), C(via) (the binding) and C(severity).
+    - Tamper findings (who other than the platform's own could undo or read a control the pattern set, such as the
+      edge marker, each Calico policy, private-only ingress, the VPN Secret) carry C(area=tamper), C(kind=Tamper)
+      and C(subjects) (as O(platform_subjects) names them).
   returned: always
   type: list
   elements: dict
@@ -182,6 +205,7 @@ ARGUMENT_SPEC = {
         "value": {"type": "str", "default": ""},
         "effect": {"type": "str", "required": True, "choices": list(EFFECTS)},
     }},
+    "platform_subjects": {"type": "list", "elements": "str", "default": []},
     "report": {"type": "dict", "options": {
         "dir": {"type": "path", "required": True},
         "name": {"type": "str", "required": True},

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import report_play, run_module, unique, user_kubeconfig
+from conftest import report_play, run_module, unique, user_kubeconfig, wait_until
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 SECRETS = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]
@@ -66,6 +66,13 @@ def rbac(iks_cluster):
                 created.remove((kind, name))
             else:
                 rbac_api.delete_namespaced_role_binding(name, ns)
+
+        @staticmethod
+        def aggregated_cluster_role(name, selector):
+            rbac_api.create_cluster_role({"metadata": {"name": name}, "aggregationRule": {
+                "clusterRoleSelectors": [{"matchLabels": selector}]}, "rules": []})
+            created.append(("ClusterRole", name))
+            return wait_until(lambda: rbac_api.read_cluster_role(name).rules, timeout=30)
 
         @staticmethod
         def service_account(name):
@@ -202,7 +209,10 @@ def test_an_identity_that_may_not_list_rbac_gets_unknown_not_a_failure(rbac, tmp
     assert result["summary"]["access_unknown"] == ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
     for kind in ("ClusterRoles", "ClusterRoleBindings", "Roles", "RoleBindings"):
         assert found[("Access", kind)]["exposure"].startswith("unknown: this identity may not list")
-    assert not [f for f in found.values() if f["kind"] in ("ClusterRoleBinding", "RoleBinding")]
+    assert not [f for f in found.values() if f["kind"] in ("ClusterRoleBinding", "RoleBinding", "Subject")]
+    # Who could undo the pattern is unknown too, never "nobody".
+    tamper = [f for f in result["findings"] if f.get("area") == "tamper"]
+    assert tamper and all("unknown who else could undo or read it" in f["exposure"] for f in tamper), tamper
     # The network part of the audit is complete all the same.
     assert any(f["kind"] == "ALB" for f in result["findings"])
 
@@ -222,3 +232,150 @@ def test_report_has_an_access_section_with_what_was_closed(rbac, tmp_path):
     assert f"ClusterRoleBinding `{name}`" in closed
     html = (tmp_path / "reports" / "localhost-after.html").read_text()
     assert '<h2 id="access">Access: who can do what</h2>' in html and f"<code>{name}</code>" in html
+
+
+def test_report_after_shows_who_could_undo_the_pattern_next_to_what_was_closed(rbac, tmp_path):
+    role, name = unique("ingress-writer"), unique("opens-ingress")
+    rbac.cluster_role(role, [{"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["create"]}])
+    rbac.cluster_binding(name, role, [user("eve")])
+    report_play(rbac.cluster, tmp_path)
+    after = (tmp_path / "reports" / "localhost-after.md").read_text()
+    tamper = after.split("## Tamper: who could undo or read what the pattern set")[1]
+    assert "| medium | `private-only ingress` |" in tamper and f"user eve via ClusterRoleBinding {name}" in tamper
+    # Kubernetes' own components are the platform's: never named as someone who could undo it.
+    assert "system:kube-controller-manager" not in tamper
+    html = (tmp_path / "reports" / "localhost-after.html").read_text()
+    assert '<h2 id="tamper">' in html
+
+
+# The corpus the authorizer judges: each entry is (subject, binding: "cluster" or "namespace", roles); a role is
+# (kind, rules), or ("missing", None) for a roleRef to a role that does not exist. Resource names in it are
+# "target" where a named right counts (the judge asks for that name), and "*" where it is only a literal name.
+TARGET = "target"
+CORPUS = [
+    ("star-verbs", "cluster", [{"verbs": ["*"], "apiGroups": [""], "resources": ["pods", "nodes"]}]),
+    ("star-groups", "cluster", [{"verbs": ["create", "patch"], "apiGroups": ["*"],
+                                 "resources": ["pods", "deployments", "mutatingwebhookconfigurations"]}]),
+    ("star-resources", "cluster", [{"verbs": ["get", "create"], "apiGroups": [""], "resources": ["*"]}]),
+    ("star-all-in-namespace", "namespace", [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]),
+    ("star-all", "cluster", [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]),
+    ("pods-star", "cluster", [{"verbs": ["create", "patch"], "apiGroups": [""], "resources": ["pods/*"]}]),
+    ("star-exec", "namespace", [{"verbs": ["create"], "apiGroups": [""], "resources": ["*/exec"]}]),
+    ("star-star", "cluster", [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*/*"]}]),
+    ("star-name", "cluster", [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["secrets"],
+                               "resourceNames": ["*"]}]),
+    ("named", "cluster", [{"verbs": ["create", "get"], "apiGroups": [""],
+                           "resources": ["serviceaccounts/token", "nodes/proxy"], "resourceNames": [TARGET]}]),
+    ("non-resource", "cluster", [{"verbs": ["*"], "nonResourceURLs": ["*"]}]),
+    ("core-not-apps", "cluster", [{"verbs": ["create"], "apiGroups": [""], "resources": ["deployments"]}]),
+    ("secrets-everywhere", "cluster", [{"verbs": ["list"], "apiGroups": [""], "resources": ["secrets"]}]),
+    ("secrets-here", "namespace", [{"verbs": ["list"], "apiGroups": [""], "resources": ["secrets"]}]),
+    ("pods-and-tokens-here", "namespace", [{"verbs": ["create"], "apiGroups": [""],
+                                            "resources": ["pods", "serviceaccounts/token"]}]),
+    ("node-rights-through-a-rolebinding", "namespace", [{"verbs": ["*"], "apiGroups": [""],
+                                                         "resources": ["nodes", "nodes/proxy", "persistentvolumes"]}]),
+    ("csr-approver", "cluster", [{"verbs": ["update"], "apiGroups": ["certificates.k8s.io"],
+                                  "resources": ["certificatesigningrequests/approval"]},
+                                 {"verbs": ["approve"], "apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
+                                  "resourceNames": ["kubernetes.io/kube-apiserver-client"]}]),
+    ("csr-approval-only", "cluster", [{"verbs": ["update"], "apiGroups": ["certificates.k8s.io"],
+                                       "resources": ["certificatesigningrequests/approval"]}]),
+    ("csr-other-signer", "cluster", [{"verbs": ["update"], "apiGroups": ["certificates.k8s.io"],
+                                      "resources": ["certificatesigningrequests/approval"]},
+                                     {"verbs": ["approve"], "apiGroups": ["certificates.k8s.io"],
+                                      "resources": ["signers"], "resourceNames": ["example.com/signer"]}]),
+    ("webhooks", "cluster", [{"verbs": ["patch"], "apiGroups": ["admissionregistration.k8s.io"],
+                              "resources": ["validatingwebhookconfigurations"]}]),
+    ("volumes-and-nodes", "cluster", [{"verbs": ["create", "delete"], "apiGroups": [""],
+                                       "resources": ["persistentvolumes", "nodes"]}]),
+    ("rbac-and-impersonation", "namespace", [{"verbs": ["impersonate"], "apiGroups": [""],
+                                              "resources": ["serviceaccounts"]},
+                                             {"verbs": ["escalate", "bind", "update"], "apiGroups": [RBAC_GROUP],
+                                              "resources": ["roles"]}]),
+    ("cronjobs", "namespace", [{"verbs": ["create"], "apiGroups": ["batch"], "resources": ["cronjobs"]}]),
+    ("ephemeral", "cluster", [{"verbs": ["update"], "apiGroups": [""], "resources": ["pods/ephemeralcontainers"]}]),
+    ("missing-cluster-role", "cluster", None),
+    ("missing-role", "namespace", None),
+]
+
+
+def sar_allowed(authz, subject, verb, group, resource, namespace, name):
+    """The API server's answer to a SubjectAccessReview for the subject (no groups beyond its own)."""
+    resource, unused, subresource = resource.partition("/")
+    if subject["kind"] == "User":
+        who = {"user": subject["name"], "groups": []}
+    elif subject["kind"] == "Group":
+        who = {"user": "judge-probe", "groups": [subject["name"]]}
+    else:
+        who = {"user": f"system:serviceaccount:{subject['namespace']}:{subject['name']}", "groups": []}
+    attributes = {"verb": verb, "group": group, "resource": resource, "subresource": subresource,
+                  "namespace": namespace, "name": name}
+    review = authz.create_subject_access_review({"apiVersion": "authorization.k8s.io/v1",
+                                                 "kind": "SubjectAccessReview",
+                                                 "spec": {**who, "resourceAttributes": attributes}})
+    return bool(review.status.allowed)
+
+
+def authorizer_grants(authz, subject, path, namespace):
+    """Whether the authorizer grants the escalation path: one of its ``any`` requests and each of its ``all``."""
+    def granted(check):
+        names = check["names"] or ([TARGET] if check["named_ok"] else [""])
+        return any(sar_allowed(authz, subject, verb, check["group"], resource, namespace, name)
+                   for verb in check["verbs"] for resource in check["resources"] for name in names)
+    return any(granted(c) for c in path["any"]) and all(granted(c) for c in path.get("all", []))
+
+
+def test_the_api_servers_authorizer_agrees_with_every_path_the_report_scores(rbac, capsys):
+    from kubernetes import client
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import access
+    authz = client.AuthorizationV1Api(rbac.cluster.client())
+    prefix = unique("judge")
+    subjects = []
+    for index, (label, scope, rules) in enumerate(CORPUS):
+        role = f"{prefix}-{label}"
+        kinds = (user, group, lambda n: {"kind": "ServiceAccount", "name": n, "namespace": rbac.namespace})
+        subject = kinds[index % 3](f"{prefix}-{label}")
+        subjects.append(subject)
+        if rules is None:
+            pass
+        elif scope == "namespace" and index % 2:
+            rbac.role(role, rules)
+        else:
+            rbac.cluster_role(role, rules)
+        role_kind = "Role" if scope == "namespace" and index % 2 else "ClusterRole"
+        if scope == "cluster":
+            rbac.cluster_binding(role, role, [subject])
+        else:
+            rbac.binding(role, role_kind, role, [subject])
+    # An aggregated ClusterRole: the controller-manager fills its rules from the labelled roles.
+    selector = {f"{prefix}/aggregate": "true"}
+    rbac.cluster_role(f"{prefix}-agg-token", [{"verbs": ["create"], "apiGroups": [""],
+                                               "resources": ["serviceaccounts/token"]}], labels=selector)
+    rbac.cluster_role(f"{prefix}-agg-attach", [{"verbs": ["create"], "apiGroups": [""], "resources": ["pods/attach"]}],
+                      labels=selector)
+    assert len(rbac.aggregated_cluster_role(f"{prefix}-aggregated", selector) or []) == 2
+    aggregated = group(f"{prefix}-aggregated")
+    rbac.binding(f"{prefix}-aggregated", "ClusterRole", f"{prefix}-aggregated", [aggregated])
+    subjects.append(aggregated)
+
+    found, unused = access_findings(rbac.cluster)
+    passed, failed, granted = 0, [], 0
+    for subject in subjects:
+        text = access.subject_text(subject)
+        scored = {(p["path"], p["scope"]) for p in (found.get(("Subject", text)) or {}).get("paths", [])}
+        for name, path in access.PATHS.items():
+            for index, namespace in enumerate(("", rbac.namespace)):
+                if not path["severity"][index]:
+                    continue
+                report = (name, "cluster-wide") in scored or bool(namespace) and (name, namespace) in scored
+                judge = authorizer_grants(authz, subject, path, namespace)
+                granted += judge
+                if report == judge:
+                    passed += 1
+                else:
+                    failed.append(f"{text} {name} {namespace or 'cluster-wide'}: report {report}, authorizer {judge}")
+    with capsys.disabled():
+        print(f"\nauthorizer agreement: {passed} passed, {len(failed)} failed ({granted} pairs granted)")
+    assert not failed, "\n".join(failed)
+    # The corpus opens paths and leaves others closed: agreement is not all "no".
+    assert 0 < granted < passed

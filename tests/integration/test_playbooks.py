@@ -89,6 +89,11 @@ def test_every_step_with_a_custom_edge_marker_then_rollback_restores_the_snapsho
     after_md = (tmp_path / "local-demo-after.md").read_text()
     assert "| high |" not in after_md.split("| severity |")[1]
     assert "| yes | 6 |" in after_md  # VPN present, 6 edge nodes counted by the custom label
+    # Next to what was closed: who could undo or read what the pattern set.
+    tamper = after_md.split("## Tamper: who could undo or read what the pattern set")[1]
+    for control in ("`edge taints and labels`", "`Calico GlobalNetworkPolicy ", "`private-only ingress`",
+                    "`VPN Secret strongswan/"):
+        assert control in tamper, (control, tamper)
     core = client.CoreV1Api(demo_cluster.client())
 
     def vpn_nodes():

@@ -63,7 +63,9 @@ def by_key(found):
 
 @pytest.mark.parametrize("rules, cluster_wide, expected", [
     ([ALL], True, ["admin"]),
-    ([{"verbs": ["*"], "apiGroups": [""], "resources": ["*"]}], True, ["secrets", "exec", "impersonate"]),
+    ([{"verbs": ["*"], "apiGroups": [""], "resources": ["*"]}], True,
+     ["secrets", "exec", "impersonate", "pods", "token", "ephemeral", "attach", "nodes_proxy", "nodes",
+      "persistent_volumes"]),
     ([READ_SECRETS], True, ["secrets"]),
     ([READ_SECRETS], False, []),
     ([{**READ_SECRETS, "resourceNames": ["one"]}], True, []),
@@ -99,7 +101,7 @@ def test_cluster_admin_to_a_broad_group_is_high_and_to_a_user_medium():
 def test_every_broad_subject_makes_a_sensitive_binding_high(subject):
     found = access.findings(listed(cluster_roles=[cluster_role("secret-reader", READ_SECRETS)],
                                    crbs=[crb("b", "secret-reader", subject)]), [], "generic")
-    assert [f["severity"] for f in found] == ["high"]
+    assert [(f["severity"], f["kind"]) for f in found] == [("high", "ClusterRoleBinding"), ("high", "Subject")]
 
 
 def test_sensitive_roles_are_reported_with_who_holds_them_and_their_scope():
@@ -229,3 +231,111 @@ def test_read_lists_each_kind_once_and_turns_forbidden_into_unknown():
     assert lists["ClusterRoleBinding"] is None and lists["RoleBinding"][0]["kind"] == "RoleBinding"
     with pytest.raises(KubeError):
         access.read(ListingKube({access.KINDS["Role"]: 500}))
+
+
+@pytest.mark.parametrize("rule, cluster_wide, path", [
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods"]}, False, "pods"),
+    ({"verbs": ["create"], "apiGroups": ["batch"], "resources": ["cronjobs"]}, True, "workloads"),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["serviceaccounts/token"]}, False, "token"),
+    ({"verbs": ["get"], "apiGroups": [""], "resources": ["nodes/proxy"]}, True, "nodes_proxy"),
+    ({"verbs": ["patch"], "apiGroups": [""], "resources": ["nodes"]}, True, "nodes"),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["persistentvolumes"]}, True, "persistent_volumes"),
+    ({"verbs": ["update"], "apiGroups": ["admissionregistration.k8s.io"],
+      "resources": ["mutatingwebhookconfigurations"]}, True, "webhooks"),
+    ({"verbs": ["patch"], "apiGroups": [""], "resources": ["pods/ephemeralcontainers"]}, False, "ephemeral"),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["*/attach"]}, False, "attach"),
+])
+def test_each_escalation_path_is_found_by_its_own_request(rule, cluster_wide, path):
+    assert access.paths([rule], cluster_wide) == [path]
+
+
+def test_csr_approval_needs_the_approval_subresource_and_approve_on_a_client_signer():
+    approval = {"verbs": ["update"], "apiGroups": ["certificates.k8s.io"],
+                "resources": ["certificatesigningrequests/approval"]}
+    signer = {"verbs": ["approve"], "apiGroups": ["certificates.k8s.io"], "resources": ["signers"]}
+    assert access.paths([approval], True) == []
+    assert access.paths([approval, signer], True) == ["csr"]
+    assert access.paths([approval, {**signer, "resourceNames": ["kubernetes.io/*"]}], True) == ["csr"]
+    assert access.paths([approval, {**signer, "resourceNames": ["example.com/signer"]}], True) == []
+
+
+def test_cluster_scoped_paths_are_not_scored_through_a_role_binding():
+    nodes = {"verbs": ["*"], "apiGroups": [""], "resources": ["nodes", "nodes/proxy", "persistentvolumes"]}
+    assert access.paths([nodes], False) == []
+    assert access.paths([nodes], True) == ["nodes_proxy", "nodes", "persistent_volumes"]
+
+
+def test_cluster_admin_names_every_path_in_the_subject_finding_and_only_admin_in_its_text():
+    found = by_key(access.findings(listed(crbs=[crb("alice-admin", "cluster-admin", user("alice"))]), [], "generic"))
+    subject = found[("Subject", "user alice")]
+    assert subject["severity"] == "medium"
+    assert subject["exposure"] == "escalation paths: all verbs on all resources cluster-wide via ClusterRoleBinding " \
+                                  "alice-admin"
+    assert {p["path"] for p in subject["paths"]} == set(access.PATHS)
+    assert {(p["scope"], p["via"]) for p in subject["paths"]} == {("cluster-wide", "ClusterRoleBinding alice-admin")}
+
+
+def test_a_subject_gathers_its_paths_from_every_binding_with_scope_and_severity():
+    token = cluster_role("token-minter", {"verbs": ["create"], "apiGroups": [""], "resources": ["serviceaccounts/token"]})
+    found = by_key(access.findings(listed(cluster_roles=[token, cluster_role("debugger", EXEC)],
+                                          crbs=[crb("mint", "token-minter", sa("ci", "bot"))],
+                                          rbs=[rb("shop", "debug", "ClusterRole", "debugger", sa("ci", "bot"))]),
+                                   [], "generic"))
+    subject = found[("Subject", "service account ci/bot")]
+    assert subject["severity"] == "high"
+    assert sorted((p["path"], p["scope"], p["severity"]) for p in subject["paths"]) == [
+        ("exec", "shop", "low"), ("token", "cluster-wide", "high")]
+    assert "serviceaccounts/token" in subject["fix"] and "pods/exec" in subject["fix"]
+
+
+def test_system_components_and_named_platform_subjects_are_info():
+    bindings = [crb("ctrl", "cluster-admin", user("system:kube-controller-manager")),
+                crb("pattern", "cluster-admin", user("deployer"))]
+    found = by_key(access.findings(listed(crbs=bindings), [], "generic", platform_subjects=("User:deployer",)))
+    assert found[("Subject", "user system:kube-controller-manager")]["severity"] == "info"
+    assert found[("Subject", "user deployer")]["severity"] == "info"
+
+
+CONTROLS = (access.edge_control(["w1", "w2"]),
+            access.calico_policy_control("GlobalNetworkPolicy", "deny-nodeports", None),
+            access.calico_policy_control("NetworkPolicy", "default-deny", "shop"),
+            access.ingress_control(), access.vpn_control("vpn", "corp-strongswan-secrets"))
+
+
+def tamper(lists, platform_subjects=()):
+    return {f["object"]: f for f in access.findings(lists, [], "generic", platform_subjects, CONTROLS)
+            if f["area"] == "tamper"}
+
+
+def test_tamper_names_who_could_undo_each_control_and_through_which_binding():
+    node_patcher = cluster_role("node-patcher", {"verbs": ["patch"], "apiGroups": [""], "resources": ["nodes"]})
+    calico = cluster_role("calico-writer", {"verbs": ["delete"], "apiGroups": ["projectcalico.org"],
+                                            "resources": ["globalnetworkpolicies", "networkpolicies"],
+                                            "resourceNames": ["deny-nodeports", "default-deny"]})
+    vpn_reader = role("vpn", "psk", {"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"],
+                                     "resourceNames": ["corp-strongswan-secrets"]})
+    lists = listed(cluster_roles=[node_patcher, calico, cluster_role("debugger", EXEC)], roles=[vpn_reader],
+                   crbs=[crb("nodes", "node-patcher", user("ops")), crb("gnp", "calico-writer", group("netops")),
+                         crb("ctrl", "node-patcher", user("system:kube-controller-manager"))],
+                   rbs=[rb("vpn", "psk", "Role", "psk", sa("vpn", "reader")),
+                        rb("shop", "services", "ClusterRole", "cluster-admin", user("dev"))])
+    found = tamper(lists)
+    assert found["edge taints and labels"]["severity"] == "medium"
+    assert found["edge taints and labels"]["subjects"] == ["User:ops"]
+    assert "user ops via ClusterRoleBinding nodes" in found["edge taints and labels"]["exposure"]
+    assert found["Calico GlobalNetworkPolicy deny-nodeports"]["subjects"] == ["Group:netops"]
+    # A RoleBinding reaches only its namespace: dev may rewrite shop's policy, not the cluster's.
+    assert found["Calico NetworkPolicy shop/default-deny"]["subjects"] == ["Group:netops", "User:dev"]
+    assert found["private-only ingress"]["subjects"] == ["User:dev"]
+    assert found["VPN Secret vpn/corp-strongswan-secrets"]["subjects"] == ["ServiceAccount:vpn/reader"]
+    assert tamper(lists, ("User:ops",))["edge taints and labels"]["severity"] == "info"
+
+
+def test_tamper_by_everyone_is_high_and_unreadable_rbac_is_unknown_not_nobody():
+    lists = listed(crbs=[crb("open", "cluster-admin", group("system:authenticated"))])
+    assert {f["severity"] for f in tamper(lists).values()} == {"high"}
+    unknown = tamper({"ClusterRole": None, "ClusterRoleBinding": None, "Role": None, "RoleBinding": None,
+                      "ServiceAccount": None})
+    for item in unknown.values():
+        assert "unknown who else could undo or read it" in item["exposure"], item
+        assert "only the platform" not in item["exposure"]

@@ -93,3 +93,16 @@ def test_a_report_name_that_is_not_a_file_name_is_refused_before_the_audit():
     for name in ("../etc/cron.d/x", "a/b", ".hidden"):
         assert exposure_info.param_errors({"report": {"name": name}}) == [
             f"report.name {name!r} must be a file name (no '/', not starting with '.')"]
+
+
+def test_the_tamper_part_follows_what_was_closed_and_is_never_counted_as_closed():
+    tamper = finding("medium", "Tamper", "private-only ingress", "tamper")
+    findings = NOW + [tamper]
+    text = exposure_report.markdown("cluster-a", "after", {"summary": SUMMARY, "findings": findings}, {},
+                                    [], ["ClusterRoleBinding anyone"])
+    access, part = text.split("## Tamper: who could undo or read what the pattern set")
+    assert "- ClusterRoleBinding `anyone`" in access and "private-only ingress" not in access
+    assert "| medium | `private-only ingress` | Tamper <open> | close it |" in part
+    page = exposure_report.page("cluster-a", "after", {"summary": SUMMARY, "findings": findings}, {}, [], [])
+    assert page.index('<h2 id="access">') < page.index('<h2 id="tamper">')
+    assert exposure_report.closed(BEFORE + [tamper], NOW) == (["shop/web"], ["ClusterRoleBinding anyone"])
