@@ -73,6 +73,14 @@ def cluster_down(name: str) -> None:
     subprocess.run([str(DOWN), name], capture_output=True, check=True)
 
 
+def demo_cluster_up(name: str) -> Cluster:
+    """What `make demo` starts: a 9-node IKS-profile cluster with the demo app (playbooks/demo/shop.yml)."""
+    cluster = cluster_up(name, "--nodes", "9", "--profile", "iks")
+    subprocess.run([cluster.env["KUBECTL"], "--kubeconfig", cluster.kubeconfig, "apply", "-f",
+                    str(REPO / "playbooks" / "demo" / "shop.yml")], check=True, capture_output=True)
+    return cluster
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 

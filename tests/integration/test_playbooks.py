@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import REPO, cluster_down, cluster_up, run_playbook, unique
+from conftest import REPO, cluster_down, cluster_up, demo_cluster_up, run_playbook, unique
 
 
 @pytest.fixture(scope="module")
 def demo_cluster():
     name = unique("it-demo")
-    cluster = cluster_up(name, "--nodes", "9", "--profile", "iks")
-    subprocess.run([cluster.env["KUBECTL"], "--kubeconfig", cluster.kubeconfig, "apply", "-f",
-                    str(REPO / "playbooks" / "demo" / "shop.yml")], check=True, capture_output=True)
-    yield cluster
+    yield demo_cluster_up(name)
     cluster_down(name)
 
 

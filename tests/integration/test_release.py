@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 from ansible.release import __version__ as ANSIBLE_VERSION
 
-from conftest import REPO, cluster_down, cluster_up, run_playbook, unique
+from conftest import REPO, cluster_down, demo_cluster_up, run_playbook, unique
 
 PLAYBOOK = "containers_workload.secure_cluster.secure_cluster"
 INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
@@ -34,10 +33,7 @@ pytestmark = pytest.mark.skipif(not os.environ.get("SECURE_CLUSTER_MATRIX"),
 @pytest.fixture(scope="module")
 def cluster():
     name = unique("it-release")
-    cluster = cluster_up(name, "--nodes", "9", "--profile", "iks")
-    subprocess.run([cluster.env["KUBECTL"], "--kubeconfig", cluster.kubeconfig, "apply", "-f",
-                    str(REPO / "playbooks" / "demo" / "shop.yml")], check=True, capture_output=True)
-    yield cluster
+    yield demo_cluster_up(name)
     cluster_down(name)
 
 
