@@ -27,8 +27,11 @@ SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "ibm-syste
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
-def finding(severity: str, kind: str, obj: str, exposure: str, fix: str) -> dict:
-    return {"severity": severity, "kind": kind, "object": obj, "exposure": exposure, "fix": fix}
+def finding(severity: str, kind: str, obj: str, exposure: str, fix: str, nature: str = "") -> dict:
+    """A finding; ``nature`` tells apart findings of one kind on one object (a Service's NodePorts, an edge node's
+    missing taints), for drift (module_utils/exposure_report.py)."""
+    found = {"severity": severity, "kind": kind, "object": obj, "exposure": exposure, "fix": fix}
+    return {**found, "nature": nature} if nature else found
 
 
 def list_or_empty(kube, path: str) -> list[dict]:
@@ -160,6 +163,7 @@ def run(run) -> dict:
     albs = alb_findings(deployments)
     findings += albs
     findings += pod_findings(pods, nodes, edge_labels, edge_taints)
+    findings += edge_node_findings(nodes, edge_labels, edge_taints)
     edge_nodes = sorted(n["metadata"]["name"] for n in nodes if is_edge_node(n, edge_labels))
     findings += namespace_findings(namespaces, k8s_policies, calico_nps)
     findings += ingress_path_findings(services, ingresses, pods, namespaces, k8s_policies, nodes)
@@ -181,12 +185,18 @@ def run(run) -> dict:
         "edge_nodes": len(edge_nodes),
         "access_unknown": access.unknown_kinds(rbac),
     })
-    result = {"findings": findings, "summary": summary,
+    result = {"findings": findings, "summary": summary, "drift": [],
               "calico_backend": {"backend": store.name if store else "", "reason": store_reason}}
-    if params.get("report"):
+    summary["drift"] = 0
+    report = params.get("report")
+    if report:
         try:
-            result["report"] = exposure_report.write(params["report"], result, run.check_mode)
-        except OSError as exc:
+            # The before report compares with the last one; the after report's comparison is what it closed.
+            last = exposure_report.last_state(report) if report["phase"] == "before" else None
+            result["drift"] = exposure_report.drift(last, findings)
+            summary["drift"] = len(result["drift"])
+            result["report"] = exposure_report.write(report, result, last, run.check_mode)
+        except (OSError, ValueError) as exc:
             raise SecureClusterError(f"could not write the exposure report: {exc}", result) from exc
     return result
 
@@ -243,14 +253,14 @@ def service_findings(services: list[dict], provider: str, gnps: list[dict], endp
             for port in spec.get("ports") or []:
                 if not port.get("nodePort"):
                     continue
-                label = f"NodePort {port['nodePort']}/{port.get('protocol', 'TCP')}"
+                nature = f"{port['nodePort']}/{port.get('protocol', 'TCP')}"
                 opened, detail = nodeport_exposure(port["nodePort"], port.get("protocol", "TCP"), gnps, endpoints)
                 if opened:
-                    out.append(finding("high", "NodePort", name, f"{label} {detail}",
+                    out.append(finding("high", "NodePort", name, f"NodePort {nature} {detail}",
                                        "secure_cluster_nodeport_lockdown: true (role nodeport_lockdown, preDNAT deny "
-                                       "of the NodePort range; on by default on IKS)"))
+                                       "of the NodePort range; on by default on IKS)", nature))
                 else:
-                    out.append(finding("info", "NodePort", name, f"{label} {detail}", ""))
+                    out.append(finding("info", "NodePort", name, f"NodePort {nature} {detail}", "", nature))
     return out
 
 
@@ -301,6 +311,19 @@ def tolerates_edge(pod: dict, edge_taints: list[dict]) -> bool:
                for t in edge_taints if t["effect"] in BLOCKING_EFFECTS)
 
 
+def workload(pod: dict) -> str:
+    """``namespace/name`` of what runs the pod (its controller, a Deployment for a ReplicaSet with a
+    pod-template-hash), so that a replaced pod is the same thing to drift; the pod itself when nothing owns it."""
+    meta = pod["metadata"]
+    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+    if owner is None:
+        return f"{meta['namespace']}/{meta['name']}"
+    name, template = owner["name"], (meta.get("labels") or {}).get("pod-template-hash")
+    if owner.get("kind") == "ReplicaSet" and template and name.endswith(f"-{template}"):
+        name = name[:-len(template) - 1]
+    return f"{meta['namespace']}/{name}"
+
+
 def pod_findings(pods: list[dict], nodes: list[dict], edge_labels: dict, edge_taints: list[dict]) -> list[dict]:
     edge = {n["metadata"]["name"] for n in nodes if is_edge_node(n, edge_labels)}
     evicting = [taint_text(t) for t in edge_taints if t["effect"] == "NoExecute"]
@@ -311,19 +334,40 @@ def pod_findings(pods: list[dict], nodes: list[dict], edge_labels: dict, edge_ta
             continue
         name = f"{meta['namespace']}/{meta['name']}"
         system = meta["namespace"] in SYSTEM_NAMESPACES
+        found = []
         if spec.get("hostNetwork"):
-            out.append(finding("low" if system else "medium", "hostNetwork", name,
-                               "pod shares the node's network namespace", "" if system else
-                               "drop hostNetwork, or run it only on edge nodes"))
+            found.append(finding("low" if system else "medium", "hostNetwork", name,
+                                 "pod shares the node's network namespace", "" if system else
+                                 "drop hostNetwork, or run it only on edge nodes"))
         host_ports = [p["hostPort"] for c in spec.get("containers") or [] for p in c.get("ports") or []
                       if p.get("hostPort")]
         if host_ports:
-            out.append(finding("low" if system else "medium", "hostPort", name,
-                               f"host port(s) {', '.join(map(str, host_ports))} on the node",
-                               "" if system else "expose through a Service instead of hostPort"))
+            found.append(finding("low" if system else "medium", "hostPort", name,
+                                 f"host port(s) {', '.join(map(str, host_ports))} on the node",
+                                 "" if system else "expose through a Service instead of hostPort"))
         if spec.get("nodeName") in edge and not tolerates_edge(pod, edge_taints) and not system:
-            out.append(finding("medium", "EdgePlacement", name, f"non-networking pod on edge node {spec['nodeName']}",
-                               f"role edge_nodes (taint {', '.join(evicting) or 'with effect NoExecute'} evicts it)"))
+            found.append(finding("medium", "EdgePlacement", name, f"non-networking pod on edge node "
+                                                                  f"{spec['nodeName']}",
+                                 f"role edge_nodes (taint {', '.join(evicting) or 'with effect NoExecute'} evicts it)"))
+        out += [{**f, "workload": workload(pod)} for f in found]
+    return out
+
+
+def edge_node_findings(nodes: list[dict], edge_labels: dict, edge_taints: list[dict]) -> list[dict]:
+    """Edge nodes (by the edge labels) without one of the edge taints: other workloads may be scheduled there
+    (NoSchedule) or keep running there (NoExecute)."""
+    out = []
+    for node in nodes:
+        if not is_edge_node(node, edge_labels):
+            continue
+        has = {(t.get("key"), t.get("value") or "", t.get("effect")) for t in (node.get("spec") or {}).get("taints") or []}
+        for taint in edge_taints:
+            if (taint["key"], taint.get("value") or "", taint["effect"]) in has:
+                continue
+            text = taint_text({**taint, "value": taint.get("value") or None})
+            out.append(finding("medium" if taint["effect"] in BLOCKING_EFFECTS else "low", "EdgeNode",
+                               node["metadata"]["name"], f"edge node without taint {text}: pods without the edge "
+                               f"toleration may run on it", "role edge_nodes (it taints the edge nodes)", text))
     return out
 
 
@@ -391,7 +435,7 @@ def ingress_path_findings(services: list[dict], ingresses: list[dict], pods: lis
                 out.append(finding("medium", "Ingress", f"{namespace}/{ingress['metadata']['name']}",
                                    f"backend {name} cut off by namespace isolation: its pods do not admit the "
                                    f"ingress controller pods", "role namespace_isolation with "
-                                   "namespace_isolation_ingress_path: true"))
+                                   "namespace_isolation_ingress_path: true", f"backend {name}"))
     return out
 
 

@@ -5,15 +5,64 @@
 The "after" report also lists what was closed since the "before" one: objects (and, for access, kind and object)
 with a low, medium or high finding before that have none now; next to it, the tamper part: who other than the
 platform's own could undo or read each control the pattern set.
+
+Drift: every report also keeps the findings above info as the cluster's last state, ``<dir>/<name>.last.json``;
+the "before" report names what reappeared since then. The gate (``gate``) turns open findings and drift into
+the failure message of the exposure_report role.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 
 # What the report tables show of the summary, in order.
 SUMMARY_COLUMNS = ("high", "medium", "low", "info")
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
+FIRST_AUDIT = "First audit of this cluster: nothing to compare with."
+NO_DRIFT = "Nothing reappeared since the last report."
+DRIFT_TITLE = "Reappeared since the last report"
+GATE_VALUES = ("none", "high", "medium", "low", "drift")
+GATE_SHOWN = 10
+
+
+def identity(f: dict) -> tuple:
+    """What a finding is about, for drift: its area, kind, object (the workload for a pod, so a replaced pod is the
+    same) and nature (which NodePort, which missing taint); its severity is compared separately."""
+    return f.get("area") or "", f["kind"], f.get("workload") or f["object"], f.get("nature") or ""
+
+
+def drift(last: list[dict] | None, now: list[dict]) -> list[dict]:
+    """Findings above info now whose identity the last state did not have at this severity or a higher one (a
+    NodePort blocked then and open now, a low finding that is high now); none without a last state."""
+    if last is None:
+        return []
+    worst: dict[tuple, int] = {}
+    for f in last:
+        worst[identity(f)] = min(worst.get(identity(f), 3), SEVERITY_RANK[f["severity"]])
+    return [f for f in now if f["severity"] != "info" and SEVERITY_RANK[f["severity"]] < worst.get(identity(f), 4)]
+
+
+def state_path(report: dict) -> str:
+    return os.path.join(report["dir"], f"{report['name']}.last.json")
+
+
+def last_state(report: dict) -> list[dict] | None:
+    """The findings the cluster's last report kept, or none when there is no state yet (its first audit)."""
+    text = read(state_path(report))
+    if text is None:
+        return None
+    try:
+        return json.loads(text)["findings"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{state_path(report)} is not a state this audit wrote ({exc}): move it away, and the "
+                         f"next audit is the cluster's first") from None
+
+
+def state_text(findings: list[dict]) -> str:
+    kept = [f for f in findings if f["severity"] != "info"]
+    return json.dumps({"findings": kept}, indent=1, sort_keys=True) + "\n"
 
 
 def closed(before: list[dict], now: list[dict]) -> tuple[list[str], list[str]]:
@@ -28,7 +77,10 @@ def closed(before: list[dict], now: list[dict]) -> tuple[list[str], list[str]]:
     return gone(False), gone(True)
 
 
-def markdown(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str]) -> str:
+def markdown(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str],
+             first: bool | None = None) -> str:
+    """The report as Markdown; ``first`` is None where drift is not shown (the after report), else whether this is
+    the cluster's first audit (nothing to compare with)."""
     s = audit["summary"]
     lines = [f"# Exposure report: {name} ({phase})", "",
              "| high | medium | low | info | NodePorts blocked | public ALBs enabled | VPN | edge nodes |",
@@ -38,6 +90,13 @@ def markdown(name: str, phase: str, audit: dict, plan: dict, closed_network: lis
     if plan:
         lines += ["## Steps of this run", "", "| step (switch) | on |", "|---|---|"]
         lines += [f"| {step} | {on} |" for step, on in plan.items()] + [""]
+    if first is not None:
+        lines += [f"## {DRIFT_TITLE}", ""]
+        if first or not audit.get("drift"):
+            lines += [FIRST_AUDIT if first else NO_DRIFT, ""]
+        else:
+            lines += ["| severity | kind | object | exposure | fix |", "|---|---|---|---|---|"]
+            lines += [row(f) for f in audit["drift"]] + [""]
     lines += ["## Network: what is reachable from where", "", "| severity | kind | object | exposure | fix |",
               "|---|---|---|---|---|"]
     lines += [row(f) for f in audit["findings"] if not f.get("area")]
@@ -81,7 +140,9 @@ th { background: #f3f3f3; }
 .closed { color: #1a7f37; }"""
 
 
-def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str]) -> str:
+def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str],
+         first: bool | None = None) -> str:
+    """The report as a self-contained HTML page (``first`` as for ``markdown``)."""
     e = html.escape
     s = audit["summary"]
     public = [f for f in audit["findings"] if not f.get("area") and f["severity"] in ("high", "medium")]
@@ -117,6 +178,12 @@ def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[st
         out += ["<h2>Steps of this run</h2>", "<table>", "<tr><th>step (switch)</th><th>on</th></tr>"]
         out += [f"<tr><td>{e(str(step))}</td><td>{e(str(on))}</td></tr>" for step, on in plan.items()]
         out += ["</table>"]
+    if first is not None:
+        out += [f'<h2 id="drift">{DRIFT_TITLE}</h2>']
+        if first or not audit.get("drift"):
+            out += [f"<p>{FIRST_AUDIT if first else NO_DRIFT}</p>"]
+        else:
+            out += table("exposure", audit["drift"], None, every_area=True)
     out += ["<h2>Network: what is reachable from where</h2>"] + table("exposure", audit["findings"], None)
     if closed_network:
         out += ['<h2 class="closed">Closed since the report before this run</h2>',
@@ -136,25 +203,28 @@ def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[st
     return "\n".join(out + ["</body>", "</html>"]) + "\n"
 
 
-def table(what: str, findings: list[dict], area: str | None) -> list[str]:
-    """The findings of one area (``None``: the network part) as an HTML table."""
+def table(what: str, findings: list[dict], area: str | None, every_area: bool = False) -> list[str]:
+    """The findings of one area (``None``: the network part), or of all, as an HTML table."""
     e = html.escape
     rows = [f'<tr class="{f["severity"]}"><td>{f["severity"]}</td><td>{e(f["kind"])}</td><td><code>{e(f["object"])}'
             f'</code></td><td>{e(f["exposure"])}</td><td>{e(f["fix"])}</td></tr>'
-            for f in findings if f.get("area") == area]
+            for f in findings if every_area or f.get("area") == area]
     return ["<table>", f"<tr><th>severity</th><th>kind</th><th>object</th><th>{what}</th><th>fix</th></tr>",
             *rows, "</table>"]
 
 
-def write(report: dict, audit: dict, check_mode: bool) -> dict:
-    """Write ``<dir>/<name>-<phase>.md`` and ``.html`` unless they already read the same (or in check mode, where
-    nothing is written); returns their paths, the ones written, and what was closed."""
+def write(report: dict, audit: dict, last: list[dict] | None, check_mode: bool) -> dict:
+    """Write ``<dir>/<name>-<phase>.md`` and ``.html``, and the cluster's state ``<dir>/<name>.last.json`` (the
+    findings above info), each unless it already reads the same (or in check mode, where nothing is written);
+    ``last`` is the state before this audit (none: the first audit). Returns the paths, the ones written, and what
+    was closed."""
     closed_network, closed_access = closed(report.get("compare_with") or [], audit["findings"])
-    args = (report["name"], report["phase"], audit, report.get("plan") or {}, closed_network, closed_access)
+    first = None if report["phase"] == "after" else last is None
+    args = (report["name"], report["phase"], audit, report.get("plan") or {}, closed_network, closed_access, first)
     base = os.path.join(report["dir"], f"{report['name']}-{report['phase']}")
-    paths = {"md": base + ".md", "html": base + ".html"}
+    paths = {"md": base + ".md", "html": base + ".html", "state": state_path(report)}
     written = []
-    for kind, text in (("md", markdown(*args)), ("html", page(*args))):
+    for kind, text in (("md", markdown(*args)), ("html", page(*args)), ("state", state_text(audit["findings"]))):
         if check_mode or read(paths[kind]) == text:
             continue
         os.makedirs(report["dir"], mode=0o755, exist_ok=True)
@@ -163,6 +233,36 @@ def write(report: dict, audit: dict, check_mode: bool) -> dict:
         os.chmod(paths[kind], 0o644)
         written.append(paths[kind])
     return {**paths, "written": written, "closed": closed_network, "closed_access": closed_access}
+
+
+def gate(fail_on, findings: list[dict], drifted: list[dict], report_html: str = "") -> str:
+    """The exposure_report role's gate: why the host fails for ``fail_on`` (``secure_cluster_fail_on``: none,
+    high, medium, low, drift, as a list or a comma-separated string; a severity means it or higher), or ``""``
+    when nothing open or drifted trips it."""
+    values = [v.strip() for v in (fail_on.split(",") if isinstance(fail_on, str) else list(fail_on or []))]
+    wrong = [v for v in values if v not in GATE_VALUES]
+    if wrong:
+        raise ValueError(f"secure_cluster_fail_on {wrong[0]!r} is not one of {', '.join(GATE_VALUES)}")
+    depth = max((SEVERITY_RANK[v] + 1 for v in values if v in SEVERITY_RANK), default=0)
+    severities = [s for s, rank in SEVERITY_RANK.items() if rank < depth]
+    opened = [f for f in findings if f["severity"] in severities]
+    drifted = list(drifted or []) if "drift" in values else []
+    if not opened and not drifted:
+        return ""
+
+    def listed(items: list[dict]) -> str:
+        shown = "; ".join(f"{f['severity']} {f['kind']} {f['object']}" for f in items[:GATE_SHOWN])
+        return shown + (f"; and {len(items) - GATE_SHOWN} more" if len(items) > GATE_SHOWN else "")
+    parts = [f"exposure gate (secure_cluster_fail_on={','.join(values)}):"]
+    if opened:
+        parts.append(f"{len(opened)} open at {severities[-1]} or above: {listed(opened)}.")
+    if drifted:
+        parts.append(f"{len(drifted)} reappeared since the last report: {listed(drifted)}.")
+    parts.append("To fix: each finding's fix is in the report" + (f" {report_html}" if report_html else "") +
+                 " (run secure-cluster.yml for the pattern's steps). To accept: set secure_cluster_fail_on to what "
+                 "may not pass (none turns the gate off)" + ("; drift is named once, the next audit compares with "
+                                                             "this report" if drifted else "") + ".")
+    return " ".join(parts)
 
 
 def read(path: str) -> str | None:

@@ -31,7 +31,11 @@ description:
     and a warning says why.
   - Tamper findings say who other than the platform's own (see O(platform_subjects)) could undo or read what the
     pattern set (the edge taints and labels, each Calico policy, private-only ingress, the VPN Secret).
+  - Edge nodes (by O(edge_labels)) that lack one of O(edge_taints) are reported (kind C(EdgeNode), one finding
+    per missing taint).
   - Each finding has a severity (high, medium, low, info), the object, what is exposed, and the fix.
+  - With O(report), the audit also keeps the cluster's state, the findings above C(info), in
+    C(<dir>/<name>.last.json); the O(report.phase=before) audit names what reappeared since that state (RV(drift)).
 author:
   - secure_cluster maintainers (@containers-workload)
 options:
@@ -83,6 +87,10 @@ options:
       - Also write the exposure report, C(<dir>/<name>-<phase>.md) and C(.html), where the module runs (the
         controller, with a local connection). A file that already reads the same is not written again; nothing is
         written in check mode. The O(report.phase=after) report lists what was closed since O(report.compare_with).
+      - Either phase also writes the cluster's state C(<dir>/<name>.last.json) (the findings above C(info), mode
+        0644), only when it reads differently and not in check mode. The O(report.phase=before) report compares
+        the cluster with it: RV(drift) and the report's section "Reappeared since the last report" (without a
+        state, the cluster's first audit, there is nothing to compare with).
       - The role C(containers_workload.secure_cluster.exposure_report) writes the reports before and after the
         pattern's steps with this option.
     type: dict
@@ -96,7 +104,7 @@ options:
         type: str
         required: true
       phase:
-        description: C(before) or C(after) the changes of the run.
+        description: C(before) or C(after) the changes of the run; only the C(before) report compares with the last state.
         type: str
         choices: [before, after]
         default: before
@@ -135,6 +143,14 @@ EXAMPLES = r"""
       phase: after
       compare_with: "{{ exposure.findings }}"
   register: exposure_after
+
+- name: Audit nightly, and fail when something reappeared since the cluster's last report
+  containers_workload.secure_cluster.exposure_info:
+    report:
+      dir: /srv/exposure-reports
+      name: "{{ inventory_hostname }}"
+  register: exposure
+  failed_when: exposure.summary.drift > 0
 """
 
 RETURN = r"""
@@ -143,6 +159,23 @@ calico_backend:
   returned: always
   type: dict
   sample: {"backend": "api", "reason": "auto chose api: the Kubernetes API serves crd.projectcalico.org/v1 ..."}
+drift:
+  description:
+    - The findings above C(info) of a O(report.phase=before) audit whose identity the cluster's last state
+      (C(<dir>/<name>.last.json)) did not have at this severity or a higher one. The identity is the area, kind,
+      object (C(workload) for a pod) and C(nature): a NodePort blocked then and open now, an edge taint removed, a
+      public ALB switched back on, a finding gone from low to high.
+    - Empty without O(report), in the O(report.phase=after) audit, and in the cluster's first audit (no state).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - severity: medium
+      kind: EdgeNode
+      object: worker-3
+      exposure: "edge node without taint dedicated=edge:NoExecute: pods without the edge toleration may run on it"
+      fix: role edge_nodes (it taints the edge nodes)
+      nature: dedicated=edge:NoExecute
 findings:
   description:
     - What is exposed, most severe first, each with C(severity), C(kind), C(object), C(exposure) and C(fix).
@@ -151,6 +184,9 @@ findings:
       escalation paths and carries them as C(paths), each with C(path) (an identifier such as C(pods),
       C(token), C(nodes_proxy), C(webhooks), C(csr); docs/exposure_report.md lists them), C(scope)
       (C(cluster-wide) or the namespace), C(via) (the binding) and C(severity).
+    - C(nature) tells apart findings of one kind on one object (C(NodePort) findings the port, C(EdgeNode) the
+      missing taint, an Ingress the cut-off backend); findings of pods carry C(workload), what runs the pod
+      (C(namespace/name) of its controller, a Deployment for a ReplicaSet). Drift compares them (RV(drift)).
     - Tamper findings (who other than the platform's own could undo or read a control the pattern set, such as the
       edge marker, each Calico policy, private-only ingress, the VPN Secret) carry C(area=tamper), C(kind=Tamper)
       and C(subjects) (as O(platform_subjects) names them).
@@ -175,19 +211,22 @@ report:
     - Paths of the Markdown and HTML reports, the ones this run wrote (C(written); empty when both already read
       the same, or in check mode), and what was closed since O(report.compare_with) (C(closed) network objects,
       C(closed_access) as C(Kind object)).
+    - C(state) is the path of the cluster's state (in C(written) when this audit wrote it).
   returned: when O(report) is given
   type: dict
   sample: {md: /srv/reports/cluster-a-after.md, html: /srv/reports/cluster-a-after.html,
+           state: /srv/reports/cluster-a.last.json,
            written: [/srv/reports/cluster-a-after.md, /srv/reports/cluster-a-after.html],
            closed: [shop/web], closed_access: [ClusterRoleBinding anyone-admin]}
 summary:
   description:
     - Counts per severity, the provider, whether every NodePort is blocked, public ALBs enabled, VPN present,
-      how many nodes carry the edge labels, and C(access_unknown), the RBAC kinds this identity may not list.
+      how many nodes carry the edge labels, C(access_unknown), the RBAC kinds this identity may not list, and
+      C(drift), how many findings RV(drift) lists.
   returned: always
   type: dict
   sample: {high: 1, medium: 2, low: 3, info: 4, provider: ibm, nodeports_blocked: false, public_albs_enabled: 1,
-           vpn: false, edge_nodes: 6, access_unknown: []}
+           vpn: false, edge_nodes: 6, access_unknown: [], drift: 0}
 """
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
