@@ -1,0 +1,104 @@
+"""Drift and the gate on a real IKS-profile cluster: the pattern, then someone removes an edge taint and deletes the
+NodePort lockdown by hand, and the nightly audit names both and, with secure_cluster_fail_on, fails the host."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import REPO, cluster_down, demo_cluster_up, run_playbook, unique
+
+INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
+HOST = "local-demo"
+LOCKDOWN = "deny-kube-node-port-services"  # nodeport_lockdown_name's default
+REMOVED_TAINT = ("dedicated", "edge", "NoExecute")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    name = unique("dr-drift")
+    yield demo_cluster_up(name)
+    cluster_down(name)
+
+
+@pytest.fixture(scope="module")
+def reports(cluster, tmp_path_factory):
+    """The reports of one run of the pattern (its before audit is the cluster's first)."""
+    path = tmp_path_factory.mktemp("reports")
+    run_playbook(cluster, "secure-cluster.yml", "-i", INVENTORY, "-e", f"exposure_report_dir={path}")
+    return path
+
+
+def state(reports) -> list[dict]:
+    return json.loads((reports / f"{HOST}.last.json").read_text())["findings"]
+
+
+def audit(cluster, reports, *extra):
+    mark = cluster.audit_mark()
+    result = run_playbook(cluster, "playbooks/audit.yml", "-i", INVENTORY, "-e", f"exposure_report_dir={reports}",
+                          *extra, check=False)
+    return result, cluster.writes_since(mark)
+
+
+def test_the_first_audit_has_nothing_to_compare_with_and_the_run_keeps_the_state(reports):
+    before = (reports / f"{HOST}-before.md").read_text()
+    assert "## Reappeared since the last report\n\nFirst audit of this cluster: nothing to compare with." in before
+    assert "Reappeared" not in (reports / f"{HOST}-after.md").read_text()
+    assert oct((reports / f"{HOST}.last.json").stat().st_mode & 0o777) == "0o644"
+    assert all(f["severity"] != "info" for f in state(reports))
+
+
+def test_the_high_gate_on_the_secured_cluster_fails_exactly_when_a_high_finding_is_open(cluster, reports):
+    high = [f for f in state(reports) if f["severity"] == "high"]
+    result, writes = audit(cluster, reports, "-e", "secure_cluster_fail_on=high")
+    assert writes == []
+    assert result.returncode == (2 if high else 0), result.stdout[-3000:]
+    assert ("exposure gate (secure_cluster_fail_on=high)" in result.stdout) == bool(high)
+    assert "Nothing reappeared since the last report." in (reports / f"{HOST}-before.md").read_text()
+
+
+def drift_by_hand(cluster) -> tuple[str, str]:
+    """Remove the NoExecute edge taint from one edge node and delete the lockdown policy, as a person would."""
+    from kubernetes import client
+    api = cluster.client()
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    node = next(n for n in core.list_node(label_selector="dedicated=edge").items)
+    kept = [t for t in node.spec.taints if (t.key, t.value, t.effect) != REMOVED_TAINT]
+    assert len(kept) < len(node.spec.taints)
+    core.patch_node(node.metadata.name, {"spec": {"taints": [{"key": t.key, "value": t.value, "effect": t.effect}
+                                                             for t in kept]}})
+    policies = custom.list_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies")["items"]
+    lockdown = next(p["metadata"]["name"] for p in policies if p["metadata"]["name"].endswith(LOCKDOWN))
+    custom.delete_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies", lockdown)
+    return node.metadata.name, lockdown
+
+
+def test_the_audit_names_the_drift_and_the_drift_gate_fails_the_host_without_writing(cluster, reports, tmp_path):
+    node, lockdown = drift_by_hand(cluster)
+    untouched = tmp_path / "reports"
+    shutil.copytree(reports, untouched)
+
+    gated, writes = audit(cluster, reports, "-e", "secure_cluster_fail_on=drift")
+    assert writes == []
+    assert gated.returncode == 2, gated.stdout[-3000:]
+    message = gated.stdout[gated.stdout.index("exposure gate (secure_cluster_fail_on=drift): "):]
+    assert "reappeared since the last report: " in message
+    assert f"medium EdgeNode {node}" in message and "high NodePort shop/" in message
+    page = (reports / f"{HOST}-before.md").read_text()
+    part = page.split("## Reappeared since the last report")[1].split("## Network")[0]
+    assert f"| medium | EdgeNode | `{node}` | edge node without taint dedicated=edge:NoExecute" in part
+    assert "| high | NodePort | `shop/" in part
+    html = (reports / f"{HOST}-before.html").read_text()
+    assert f"<code>{node}</code>" in html.split('<h2 id="drift">')[1].split("<h2>Network")[0]
+    # The state now is this audit's: what drifted is named once.
+    assert any(f["kind"] == "EdgeNode" and f["object"] == node for f in state(reports))
+
+    # Without the gate, the same audit (against the state of before the drift) names it too and passes.
+    plain, writes = audit(cluster, untouched)
+    assert writes == [] and plain.returncode == 0, plain.stdout[-3000:]
+    assert "exposure gate" not in plain.stdout
+    assert f"| medium | EdgeNode | `{node}` |" in (untouched / f"{HOST}-before.md").read_text().split("## Network")[0]
+    assert ", drift " in plain.stdout
+    assert lockdown.endswith(LOCKDOWN)
