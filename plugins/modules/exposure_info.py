@@ -89,7 +89,7 @@ options:
         written in check mode. The O(report.phase=after) report lists what was closed since O(report.compare_with).
       - Either phase also writes the cluster's state C(<dir>/<name>.last.json) (the findings above C(info), mode
         0644), only when it reads differently and not in check mode. The O(report.phase=before) report compares
-        the cluster with it: RV(drift) and the report's section "Reappeared since the last report" (without a
+        the cluster with it, in RV(drift) and the report's section "Reappeared since the last report" (without a
         state, the cluster's first audit, there is nothing to compare with).
       - The role C(containers_workload.secure_cluster.exposure_report) writes the reports before and after the
         pattern's steps with this option.
@@ -163,8 +163,8 @@ drift:
   description:
     - The findings above C(info) of a O(report.phase=before) audit whose identity the cluster's last state
       (C(<dir>/<name>.last.json)) did not have at this severity or a higher one. The identity is the area, kind,
-      object (C(workload) for a pod) and C(nature): a NodePort blocked then and open now, an edge taint removed, a
-      public ALB switched back on, a finding gone from low to high.
+      object (C(workload) for a pod) and C(nature); so a NodePort blocked then and open now, an edge taint removed, a
+      public ALB switched back on, and a finding gone from low to high are each drift.
     - Empty without O(report), in the O(report.phase=after) audit, and in the cluster's first audit (no state).
   returned: always
   type: list
