@@ -31,6 +31,12 @@ def reports(cluster, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def pre_drift(tmp_path_factory):
+    """Copies of the reports as they were before the drift (their state the pattern run's), one per later run."""
+    return tmp_path_factory.mktemp("pre-drift")
+
+
 def state(reports) -> list[dict]:
     return json.loads((reports / f"{HOST}.last.json").read_text())["findings"]
 
@@ -59,7 +65,7 @@ def test_the_high_gate_on_the_secured_cluster_fails_exactly_when_a_high_finding_
     assert "Nothing reappeared since the last report." in (reports / f"{HOST}-before.md").read_text()
 
 
-def drift_by_hand(cluster) -> tuple[str, str]:
+def drift_by_hand(cluster) -> str:
     """Remove the NoExecute edge taint from one edge node and delete the lockdown policy, as a person would."""
     from kubernetes import client
     api = cluster.client()
@@ -72,13 +78,13 @@ def drift_by_hand(cluster) -> tuple[str, str]:
     policies = custom.list_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies")["items"]
     lockdown = next(p["metadata"]["name"] for p in policies if p["metadata"]["name"].endswith(LOCKDOWN))
     custom.delete_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies", lockdown)
-    return node.metadata.name, lockdown
+    return node.metadata.name
 
 
-def test_the_audit_names_the_drift_and_the_drift_gate_fails_the_host_without_writing(cluster, reports, tmp_path):
-    node, lockdown = drift_by_hand(cluster)
-    untouched = tmp_path / "reports"
-    shutil.copytree(reports, untouched)
+def test_the_audit_names_the_drift_and_the_drift_gate_fails_the_host_without_writing(cluster, reports, pre_drift):
+    node = drift_by_hand(cluster)
+    untouched = shutil.copytree(reports, pre_drift / "audit")
+    shutil.copytree(reports, pre_drift / "pattern")
 
     gated, writes = audit(cluster, reports, "-e", "secure_cluster_fail_on=drift")
     assert writes == []
@@ -101,4 +107,16 @@ def test_the_audit_names_the_drift_and_the_drift_gate_fails_the_host_without_wri
     assert "exposure gate" not in plain.stdout
     assert f"| medium | EdgeNode | `{node}` |" in (untouched / f"{HOST}-before.md").read_text().split("## Network")[0]
     assert ", drift " in plain.stdout
-    assert lockdown.endswith(LOCKDOWN)
+
+
+def test_the_pattern_repairs_the_drift_and_its_after_audit_fails_with_what_the_before_audit_found(cluster, pre_drift):
+    """The before audit does not gate (the steps must run); the after audit does, with the before audit's drift."""
+    untouched = pre_drift / "pattern"  # the state of before the drift; the cluster as the previous test left it
+    result = run_playbook(cluster, "secure-cluster.yml", "-i", INVENTORY, "-e", f"exposure_report_dir={untouched}",
+                          "-e", "secure_cluster_fail_on=drift", check=False)
+    assert result.returncode == 2, result.stdout[-3000:]
+    assert result.stdout.count("exposure gate (secure_cluster_fail_on=drift)") == 1
+    assert "medium EdgeNode " in result.stdout and "high NodePort shop/" in result.stdout
+    after = (untouched / f"{HOST}-after.md").read_text()
+    assert "| EdgeNode |" not in after and "| high | NodePort |" not in after
+    assert not [f for f in state(untouched) if f["kind"] == "EdgeNode" or f["severity"] == "high"]

@@ -243,3 +243,21 @@ def test_the_gate_refuses_a_value_it_does_not_know():
         assert str(exc) == "secure_cluster_fail_on 'hihg' is not one of none, high, medium, low, drift"
     else:
         raise AssertionError("an unknown gate value passed")
+
+
+def test_the_gate_filter_judges_the_results_drift_or_the_one_given_and_reports_a_bad_value_as_a_filter_error():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.containers_workload.secure_cluster.plugins.filter.exposure_gate import exposure_gate
+    drifted = finding("medium", "EdgeNode", "w1")
+    audit = {"findings": [drifted], "drift": [drifted], "report": {"html": "/r/a-after.html"}}
+    assert exposure_gate(audit, "drift").startswith("exposure gate (secure_cluster_fail_on=drift): 1 reappeared")
+    assert "/r/a-after.html" in exposure_gate(audit, "drift")
+    # The pattern's after audit passes the before audit's drift: none there, nothing to fail for.
+    assert exposure_gate(audit, ["drift"], []) == ""
+    assert exposure_gate({"findings": [], "drift": []}, "drift", [drifted]) != ""
+    try:
+        exposure_gate(audit, "hihg")
+    except AnsibleFilterError as exc:
+        assert "'hihg' is not one of none, high, medium, low, drift" in str(exc)
+    else:
+        raise AssertionError("an unknown gate value passed the filter")
