@@ -10,6 +10,7 @@ are never touched.
 from __future__ import annotations
 
 import copy
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -26,7 +27,9 @@ EDGE_TAINTS = [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"},
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Taints that keep ordinary pods away from a node; PreferNoSchedule is only a preference.
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
-CONFLICT_RETRIES = 3
+# A node that conflicts is read again and re-planned, after a short pause that doubles each time.
+CONFLICT_RETRIES = 5
+CONFLICT_BACKOFF = 0.1
 # Node PATCHes in flight at once: enough to hide latency, few enough to be gentle with the API server.
 PARALLEL_PATCHES = 8
 
@@ -421,14 +424,17 @@ def check_room(report: dict, result: Plan, params: dict) -> None:
 
 
 def patch_body(change: NodeChange) -> dict:
-    """A JSON merge patch from before to after, guarded by the resourceVersion the plan was made from."""
+    """A JSON merge patch from before to after. The taint list is replaced whole, so a patch that changes it is
+    guarded by the resourceVersion the plan was made from; labels merge key by key and need no guard (a node
+    that controllers or kubelets update meanwhile then costs no conflict)."""
     before, after = change.before, change.after
     labels = {k: v for k, v in after["labels"].items() if before["labels"].get(k) != v}
     labels.update({k: None for k in before["labels"] if k not in after["labels"]})
-    body: dict = {"metadata": {"resourceVersion": change.resource_version}}
+    body: dict = {"metadata": {}}
     if labels:
         body["metadata"]["labels"] = labels
     if before["taints"] != after["taints"]:
+        body["metadata"]["resourceVersion"] = change.resource_version
         body["spec"] = {"taints": after["taints"] or None}
     return body
 
@@ -453,6 +459,7 @@ def patch_node(kube, change: NodeChange, params: dict, taints: list[dict]) -> No
         except KubeError as exc:
             if exc.status != 409 or attempt == CONFLICT_RETRIES:
                 raise
+            time.sleep(CONFLICT_BACKOFF * 2 ** attempt)
         fresh = kube.get(f"/api/v1/nodes/{change.name}")
         change.before = node_view(fresh)
         change.resource_version = fresh["metadata"]["resourceVersion"]

@@ -62,7 +62,12 @@ def test_other_labels_and_taints_are_never_touched():
     assert other in change.after["taints"]
     body = nodes.patch_body(change)
     assert body["metadata"]["labels"] == {"dedicated": "edge"}
-    assert body["metadata"]["resourceVersion"] == "7"
+    assert body["metadata"]["resourceVersion"] == "7"  # the taint list is replaced whole: guarded
+
+
+def test_a_labels_only_patch_carries_no_resource_version_guard():
+    change = nodes.NodeChange("a", True, {"labels": {}, "taints": []}, {"labels": {"dedicated": "edge"}, "taints": []}, "7")
+    assert nodes.patch_body(change) == {"metadata": {"labels": {"dedicated": "edge"}}}
 
 
 def test_selector_chooses_nodes_by_label():
