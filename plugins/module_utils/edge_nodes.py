@@ -499,8 +499,8 @@ def workload_placement(pods: list[dict], result: Plan, nodes: list[dict], labels
         edge_ok = [n for n in sorted(chosen) if may_run_on(spec, after[n]["labels"], n, after[n]["taints"])]
         problems = []
         if not edge_ok:
-            lacking = [taint_text(t) for t in taints if t["effect"] in BLOCKING_EFFECTS
-                       and not tolerates(spec.get("tolerations"), t)]
+            lacking = sorted({taint_text(t) for n in chosen for t in after[n]["taints"]
+                              if t["effect"] in BLOCKING_EFFECTS and not tolerates(spec.get("tolerations"), t)})
             problems.append(f"does not tolerate {', '.join(lacking)}" if lacking else
                             f"its nodeSelector or required node affinity admits none of the edge nodes ({marker})")
         if here not in chosen:
@@ -534,7 +534,7 @@ def check_placement(placement: dict, labels: dict, taints: list[dict]) -> None:
         "secure_cluster_edge_taints: dedicated=edge, which IKS's ALBs and load balancers tolerate and prefer); "
         "give these workloads tolerations of the edge taints and a node affinity (or nodeSelector) for the edge "
         "label (IKS reconciles its own ALB Deployments, so not for those); or leave them out of "
-        "edge_nodes_workloads (workloads: for the module); nothing was changed")
+        "edge_nodes_workloads (the module's workloads); nothing was changed")
 
 
 def check_room(report: dict, result: Plan, params: dict) -> None:

@@ -237,7 +237,7 @@ def test_iks_albs_cannot_follow_a_custom_marker_and_the_message_names_what_fixes
     result = placement([alb_pod("alb-1", "c"), alb_pod("alb-2", "a")], CUSTOM, CUSTOM_TAINTS)
     assert [(c["namespace"], c["pods"]) for c in result["cannot_follow"]] == [("kube-system", ["alb-1", "alb-2"])]
     problem = result["cannot_follow"][0]["problem"]
-    assert "does not tolerate node-role.example.com/edge=true:NoSchedule, node-role.example.com/edge=true:NoExecute" in problem
+    assert "does not tolerate node-role.example.com/edge=true:NoExecute, node-role.example.com/edge=true:NoSchedule" in problem
     with pytest.raises(nodes.PlanError) as caught:
         nodes.check_placement(result, CUSTOM, CUSTOM_TAINTS)
     for fix in ("use the default edge marker", "leave them out of edge_nodes_workloads", "node affinity",
