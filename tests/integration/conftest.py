@@ -52,7 +52,7 @@ class Cluster:
         SelfSubjectReview: the up-front rights checks) are POSTs that persist nothing, so they are not writes."""
         return [e for e in self.audit_events(user_agent_prefix, mark)
                 if e["verb"] in ("create", "update", "patch", "delete", "deletecollection")
-                and e["objectRef"].get("resource") not in SELF_REVIEWS]
+                and (e.get("objectRef") or {}).get("resource") not in SELF_REVIEWS]
 
     def client(self):
         from kubernetes import config
