@@ -128,9 +128,9 @@ def run(run) -> dict:
     denied = denied_rights(kube, params.get("rights") or [])
     problems = []
     if groups:
-        problems.append("the API server does not serve " + "; ".join(
-            f"{g['group_version']} ({g['why']})" for g in groups) + (f": {params['api_groups_fix']}" if
-                                                                    params.get("api_groups_fix") else ""))
+        fix = f": {params['api_groups_fix']}" if params.get("api_groups_fix") else ""
+        problems.append("the API server does not serve "
+                        + "; ".join(f"{g['group_version']} ({g['why']})" for g in groups) + fix)
     if denied:
         who = username(kube)
         problems.append(f"{who} may not " + "; ".join(
