@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_workloads
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
@@ -108,6 +109,8 @@ def param_errors(params: dict) -> list[str]:
             errors.append(str(exc))
     if not (params.get("nodes") or params.get("selector") or params.get("per_zone")) and params["state"] == "present":
         errors.append("choose the edge nodes with 'nodes' (names), 'selector' (a label selector) or 'per_zone'")
+    if params.get("workloads"):
+        errors.extend(edge_workloads.param_errors({"workloads": params["workloads"], "edge_labels": {}}))
     for option in ("per_zone", "min_per_zone", "min_edge_nodes", "min_schedulable_workers"):
         if (params.get(option) or 0) < 0:
             errors.append(f"{option} must not be negative (got {params[option]})")
@@ -411,6 +414,132 @@ def first_fit(pods: list[dict], free: dict[str, dict[str, float]]) -> list[dict]
     return unplaceable
 
 
+# --- whether the networking workloads can follow the edge marker (checked before any write) --------------
+
+def expression_matches(expression: dict, labels: dict) -> bool:
+    """One nodeSelectorRequirement against a node's labels (the scheduler's operators)."""
+    key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+    if operator == "In":
+        return key in labels and labels[key] in values
+    if operator == "NotIn":
+        return key not in labels or labels[key] not in values
+    if operator == "Exists":
+        return key in labels
+    if operator == "DoesNotExist":
+        return key not in labels
+    if operator in ("Gt", "Lt") and key in labels and values:
+        try:
+            return int(labels[key]) > int(values[0]) if operator == "Gt" else int(labels[key]) < int(values[0])
+        except ValueError:
+            return False
+    return False
+
+
+def term_matches(term: dict, labels: dict, name: str) -> bool:
+    """A nodeSelectorTerm: every expression and field matches; an empty term matches no node."""
+    expressions, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
+    if not expressions and not fields:
+        return False
+    return (all(expression_matches(e, labels) for e in expressions)
+            and all(expression_matches(f, {"metadata.name": name}) for f in fields))
+
+
+def node_affinity(spec: dict) -> dict:
+    return (spec.get("affinity") or {}).get("nodeAffinity") or {}
+
+
+def may_run_on(spec: dict, labels: dict, name: str, taints: list[dict]) -> bool:
+    """Whether the pod's nodeSelector, required node affinity and tolerations let it run on the node."""
+    if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
+        return False
+    required = node_affinity(spec).get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    if required.get("nodeSelectorTerms") and not any(term_matches(t, labels, name) for t in required["nodeSelectorTerms"]):
+        return False
+    return all(tolerates(spec.get("tolerations"), t) for t in taints if t["effect"] in BLOCKING_EFFECTS)
+
+
+def preference(spec: dict, labels: dict, name: str) -> int:
+    """The weight the scheduler's node-affinity score gives the node for this pod."""
+    return sum(p.get("weight") or 0 for p in node_affinity(spec).get("preferredDuringSchedulingIgnoredDuringExecution") or []
+               if term_matches(p.get("preference") or {}, labels, name))
+
+
+def workload_pods(kube, workloads: list[dict], all_pods: list[dict] | None) -> list[dict]:
+    """The live pods of the workload entries: from the cluster-wide pod LIST when the run made one, else one
+    LIST per entry (as the edge_workloads module reads them)."""
+    compiled = edge_workloads.workloads_of({"workloads": workloads})
+    if all_pods is None:
+        return [p for w in compiled for p in edge_workloads.matching_pods(kube, w)]
+    found = []
+    for workload in compiled:
+        requirements = parse_selector(workload["selector"]) if workload.get("selector") else None
+        found.extend(p for p in all_pods if p["metadata"]["namespace"] == workload["namespace"]
+                     and (requirements is None or selector_matches(requirements, p["metadata"].get("labels") or {}))
+                     and edge_workloads.is_live(p, workload["pattern"]))
+    return found
+
+
+def owner_text(pod: dict) -> str:
+    owners = pod["metadata"].get("ownerReferences") or []
+    return f"{owners[0]['kind']} {owners[0]['name']}" if owners else "no owner"
+
+
+def workload_placement(pods: list[dict], result: Plan, nodes: list[dict], labels: dict, taints: list[dict]) -> dict:
+    """Which workload pods the move would evict, and which could not end up on the edge nodes.
+
+    The move does not change a workload: it evicts the pods on other nodes and relies on their own spec. A pod
+    follows the edge marker when it may run on an edge node once labelled and tainted (its nodeSelector and
+    required affinity admit the new labels, its tolerations the edge taints) and, if it has to move, when its
+    nodeSelector or node affinity keeps it off every other node (or, as IKS's ALBs do, prefers the edge nodes).
+    """
+    after = {c.name: c.after for c in result.changes}
+    cordoned = {n["metadata"]["name"] for n in nodes if n.get("spec", {}).get("unschedulable")}
+    chosen = {c.name for c in result.changes if c.selected}
+    marker = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    to_move, cannot = [], {}
+    for pod in pods:
+        spec, here = pod["spec"], pod["spec"].get("nodeName")
+        edge_ok = [n for n in sorted(chosen) if may_run_on(spec, after[n]["labels"], n, after[n]["taints"])]
+        problems = []
+        if not edge_ok:
+            lacking = sorted({taint_text(t) for n in chosen for t in after[n]["taints"]
+                              if t["effect"] in BLOCKING_EFFECTS and not tolerates(spec.get("tolerations"), t)})
+            problems.append(f"does not tolerate {', '.join(lacking)}" if lacking else
+                            f"its nodeSelector or required node affinity admits none of the edge nodes ({marker})")
+        if here not in chosen:
+            to_move.append({"namespace": pod["metadata"]["namespace"], "name": pod["metadata"]["name"],
+                            "node": here or ""})
+            elsewhere = [n for n in sorted(after) if n not in chosen and n not in cordoned
+                         and may_run_on(spec, after[n]["labels"], n, after[n]["taints"])]
+            best_edge = max((preference(spec, after[n]["labels"], n) for n in edge_ok), default=0)
+            if elsewhere and edge_ok and best_edge <= max(preference(spec, after[n]["labels"], n) for n in elsewhere):
+                problems.append(f"has no nodeSelector or node affinity for the edge label {marker}, so once "
+                                f"evicted it may be scheduled on any node (for example {elsewhere[0]})")
+        if problems:
+            key = (pod["metadata"]["namespace"], owner_text(pod), "; ".join(problems))
+            cannot.setdefault(key, []).append(pod["metadata"]["name"])
+    return {"to_move": to_move, "cannot_follow": [
+        {"namespace": ns, "owner": owner, "pods": sorted(names), "problem": problem}
+        for (ns, owner, problem), names in sorted(cannot.items())]}
+
+
+def check_placement(placement: dict, labels: dict, taints: list[dict]) -> None:
+    if not placement["cannot_follow"]:
+        return
+    marker = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    raise PlanError(
+        "these networking workloads (edge_nodes_workloads) cannot follow the edge marker (label " + marker
+        + ", taints " + (", ".join(taint_text(t) for t in taints) or "none") + "): "
+        + "; ".join(f"{c['namespace']}/{', '.join(c['pods'])} ({c['owner']}) {c['problem']}"
+                    for c in placement["cannot_follow"])
+        + ". Moving them does not change a workload, it evicts its pods and relies on their own tolerations and "
+        "node affinity. Fix one of: use the default edge marker (unset secure_cluster_edge_labels and "
+        "secure_cluster_edge_taints: dedicated=edge, which IKS's ALBs and load balancers tolerate and prefer); "
+        "give these workloads tolerations of the edge taints and a node affinity (or nodeSelector) for the edge "
+        "label (IKS reconciles its own ALB Deployments, so not for those); or leave them out of "
+        "edge_nodes_workloads (the module's workloads); nothing was changed")
+
+
 def check_room(report: dict, result: Plan, params: dict) -> None:
     if report["fits"]:
         return
@@ -478,11 +607,16 @@ def run(run) -> dict:
     taints = desired_taints(params)
     nodes = kube.get("/api/v1/nodes")["items"]
     result = plan(nodes, params, taints)
-    report = None
+    report, all_pods, placement = None, None, None
     if params.get("eviction_check") and any(new_noexecute_taints(c) for c in result.to_patch):
-        report = eviction_report(result, nodes, kube.get("/api/v1/pods")["items"],
-                                 kube.get("/apis/apps/v1/daemonsets")["items"], taints)
+        all_pods = kube.get("/api/v1/pods")["items"]
+        report = eviction_report(result, nodes, all_pods, kube.get("/apis/apps/v1/daemonsets")["items"], taints)
         check_room(report, result, params)
+    if params.get("workloads") and params["state"] == "present":
+        labels = params.get("labels") or {}
+        placement = workload_placement(workload_pods(kube, params["workloads"], all_pods), result, nodes, labels,
+                                       taints)
+        check_placement(placement, labels, taints)
     if not check_mode:
         apply(kube, result, params, taints)
     changed_nodes = result.to_patch
@@ -493,6 +627,7 @@ def run(run) -> dict:
         "schedulable_workers": result.schedulable_workers,
         "zones": result.zones,
         "evictions": report,
+        "workloads": placement,
         "warnings": result.warnings,
         "diff": {"before": {c.name: c.before for c in changed_nodes},
                  "after": {c.name: c.after for c in changed_nodes}},

@@ -65,9 +65,13 @@ def matching_pods(kube, workload: dict) -> list[dict]:
     """Live pods of one workload entry (one LIST per entry)."""
     query = {"labelSelector": workload.get("selector") or None}
     pods = kube.get(f"/api/v1/namespaces/{workload['namespace']}/pods", query)["items"]
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp")
-            and p.get("status", {}).get("phase") in ("Pending", "Running")
-            and (workload["pattern"] is None or workload["pattern"].search(p["metadata"]["name"]))]
+    return [p for p in pods if is_live(p, workload["pattern"])]
+
+
+def is_live(pod: dict, pattern) -> bool:
+    """A pod of the workload (name pattern) that is not going away."""
+    return (not pod["metadata"].get("deletionTimestamp") and pod.get("status", {}).get("phase") in ("Pending", "Running")
+            and (pattern is None or bool(pattern.search(pod["metadata"]["name"]))))
 
 
 def misplaced(kube, workloads: list[dict], edge: set[str]) -> list[dict]:

@@ -58,6 +58,31 @@ options:
       - Costs two LIST requests (pods, DaemonSets), and only when a NoExecute taint is added.
     type: bool
     default: false
+  workloads:
+    description:
+      - Networking workloads that are to run on the edge nodes (as O(containers_workload.secure_cluster.edge_workloads#module:workloads)),
+        checked before any write with O(state=present) - each live pod must be able to run on an edge node
+        once it is labelled and tainted (nodeSelector, required node affinity, tolerations of the edge taints),
+        and each pod on another node must be kept off the other nodes by its nodeSelector or node affinity
+        (or prefer the edge nodes, as IKS's ALBs prefer C(dedicated=edge)).
+      - C(edge_workloads) does not change a workload, it evicts its pods and relies on their spec; a pod that
+        cannot follow the edge marker fails the run before any write, naming the pods, what they lack and the
+        options that fix it. O(force) does not override this.
+      - Reads the pods from the pod LIST of O(eviction_check) when that runs, else one LIST per entry. RV(workloads)
+        says which pods the move would evict.
+    type: list
+    elements: dict
+    suboptions:
+      namespace:
+        description: Namespace of the pods.
+        type: str
+        required: true
+      selector:
+        description: Label selector of the pods.
+        type: str
+      name_regex:
+        description: Python regular expression the pod name must match (searched, not anchored).
+        type: str
   labels:
     description: Labels that mark an edge node.
     type: dict
@@ -230,6 +255,16 @@ evictions:
     free_on_other_workers: {cpu: 11.2, memory: 45097156608}
     unplaceable: []
     fits: true
+workloads:
+  description:
+    - With O(workloads) and O(state=present), the pods the move onto the edge nodes would evict (C(to_move)) and
+      the workloads that cannot follow the edge marker (C(cannot_follow), empty when the run got this far);
+      C(null) otherwise.
+  returned: always
+  type: dict
+  sample:
+    to_move: [{namespace: kube-system, name: public-crabc-alb1-7fd4fc8f86-hpbqc, node: 10.176.50.12}]
+    cannot_follow: []
 api_calls:
   description: How many API requests the run made.
   returned: always
@@ -260,6 +295,11 @@ ARGUMENT_SPEC = {
     "per_zone": {"type": "int", "default": 0},
     "min_per_zone": {"type": "int", "default": 0},
     "eviction_check": {"type": "bool", "default": False},
+    "workloads": {"type": "list", "elements": "dict", "options": {
+        "namespace": {"type": "str", "required": True},
+        "selector": {"type": "str"},
+        "name_regex": {"type": "str"},
+    }},
     "min_edge_nodes": {"type": "int", "default": 2},
     "min_schedulable_workers": {"type": "int", "default": 1},
     "force": {"type": "bool", "default": False},

@@ -15,6 +15,9 @@ description:
     the Eviction API (PodDisruptionBudgets are honoured). Before the next eviction it waits until the
     pod's owner is back to the number of ready pods it had.
   - Afterwards it checks that no matching pod is left on a non-edge node and fails, naming them, if one is.
+  - It never changes a workload's spec; it relies on the pods' own tolerations and node affinity. Check before
+    any write that they can follow the edge marker with the O(containers_workload.secure_cluster.edge_nodes#module:workloads)
+    option of the edge_nodes module (the edge_nodes role does, in its plan).
   - Run it after labelling the edge nodes and before tainting them.
 author:
   - secure_cluster maintainers (@containers-workload)

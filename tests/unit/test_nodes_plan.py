@@ -209,3 +209,60 @@ def test_absent_with_a_value_keeps_the_same_keys_taints_of_other_values():
 def test_adding_a_taint_without_an_effect_is_refused_naming_it():
     errors = nodes.param_errors(params(nodes=["a"], taints=[{"key": "dedicated", "value": "edge"}]))
     assert any(re.search(r"taint #1 \('dedicated=edge'\): an effect .* is needed", e) for e in errors), errors
+
+
+CUSTOM = {"node-role.example.com/edge": "true"}
+CUSTOM_TAINTS = [{"key": "node-role.example.com/edge", "value": "true", "effect": e} for e in ("NoSchedule", "NoExecute")]
+IKS_ALB_SPEC = {  # as IKS deploys its ALBs: prefer dedicated=edge, tolerate only dedicated=edge
+    "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "preference": {"matchExpressions": [{"key": "dedicated", "operator": "In", "values": ["edge"]}]}}]}},
+    "tolerations": [{"key": "dedicated", "value": "edge", "operator": "Equal", "effect": e} for e in ("NoSchedule", "NoExecute")]}
+
+
+def alb_pod(name, node_name, spec=None):
+    return {"metadata": {"name": name, "namespace": "kube-system",
+                         "ownerReferences": [{"kind": "ReplicaSet", "name": "public-crabc-alb1-7fd4", "uid": "u1"}]},
+            "spec": {"nodeName": node_name, **(spec if spec is not None else IKS_ALB_SPEC)}, "status": {"phase": "Running"}}
+
+
+def placement(pods, labels, taints):
+    cluster = [node(n) for n in ("a", "b", "c")]
+    p = params(nodes=["a", "b"], labels=labels, taints=taints)
+    plan = nodes.plan(cluster, p, nodes.desired_taints(p))
+    return nodes.workload_placement(pods, plan, cluster, labels, nodes.desired_taints(p))
+
+
+def test_iks_albs_follow_the_default_marker_and_the_move_is_planned():
+    result = placement([alb_pod("alb-1", "c"), alb_pod("alb-2", "a")], {"dedicated": "edge"}, EDGE_TAINTS)
+    assert result["cannot_follow"] == []
+    assert result["to_move"] == [{"namespace": "kube-system", "name": "alb-1", "node": "c"}]
+
+
+def test_iks_albs_cannot_follow_a_custom_marker_and_the_message_names_what_fixes_it():
+    result = placement([alb_pod("alb-1", "c"), alb_pod("alb-2", "a")], CUSTOM, CUSTOM_TAINTS)
+    assert [(c["namespace"], c["pods"]) for c in result["cannot_follow"]] == [("kube-system", ["alb-1", "alb-2"])]
+    problem = result["cannot_follow"][0]["problem"]
+    assert "does not tolerate node-role.example.com/edge=true:NoExecute, node-role.example.com/edge=true:NoSchedule" in problem
+    with pytest.raises(nodes.PlanError) as caught:
+        nodes.check_placement(result, CUSTOM, CUSTOM_TAINTS)
+    for fix in ("use the default edge marker", "leave them out of edge_nodes_workloads", "node affinity",
+                "nothing was changed", "kube-system/alb-1, alb-2 (ReplicaSet public-crabc-alb1-7fd4)"):
+        assert fix in str(caught.value), fix
+
+
+def test_a_pod_that_tolerates_but_is_not_steered_cannot_move_while_one_with_a_node_selector_can():
+    tolerating = {"tolerations": [{"key": "node-role.example.com/edge", "operator": "Exists"}]}
+    loose = placement([alb_pod("loose", "c", tolerating)], CUSTOM, CUSTOM_TAINTS)["cannot_follow"]
+    assert len(loose) == 1 and "no nodeSelector or node affinity for the edge label" in loose[0]["problem"]
+    assert placement([alb_pod("on-edge", "a", tolerating)], CUSTOM, CUSTOM_TAINTS)["cannot_follow"] == []
+    steered = {**tolerating, "nodeSelector": dict(CUSTOM)}
+    assert placement([alb_pod("steered", "c", steered)], CUSTOM, CUSTOM_TAINTS)["cannot_follow"] == []
+    required = {**tolerating, "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "node-role.example.com/edge", "operator": "Exists"}]}]}}}}
+    assert placement([alb_pod("required", "c", required)], CUSTOM, CUSTOM_TAINTS)["cannot_follow"] == []
+
+
+def test_a_node_selector_that_admits_no_edge_node_is_named():
+    spec = {"nodeSelector": {"pool": "other"}, "tolerations": [{"operator": "Exists"}]}
+    result = placement([alb_pod("elsewhere", "c", spec)], CUSTOM, CUSTOM_TAINTS)["cannot_follow"]
+    assert "admits none of the edge nodes" in result[0]["problem"]

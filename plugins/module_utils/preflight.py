@@ -1,0 +1,144 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Up-front checks of what the steps need from the cluster: the API groups they write, and this identity's right
+to do those writes, before the first step changes anything.
+
+Cheap by construction: one GET /apis for every API group at once, one SelfSubjectRulesReview per namespace
+involved (cluster-scoped rights are read from the first one's rules), and a SelfSubjectAccessReview only for a
+right those rules do not show (to confirm a refusal, or where the authorizer cannot list rules). The reviews
+are POSTs that store nothing.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+
+AUTHZ = "/apis/authorization.k8s.io/v1"
+PARALLEL_REVIEWS = 8
+
+
+class PreflightError(SecureClusterError):
+    """What the steps need and the cluster or the identity lacks; nothing was changed."""
+
+
+def param_errors(params: dict) -> list[str]:
+    errors = []
+    for index, right in enumerate(params.get("rights") or []):
+        if not right.get("verb") or not right.get("resource"):
+            errors.append(f"rights[{index}]: give 'verb' and 'resource'")
+    for index, group in enumerate(params.get("api_groups") or []):
+        if "/" not in (group.get("group_version") or ""):
+            errors.append(f"api_groups[{index}]: group_version '{group.get('group_version')}' is not group/version, "
+                          f"such as crd.projectcalico.org/v1")
+    return errors
+
+
+def right_text(right: dict) -> str:
+    resource = right["resource"] + (f"/{right['subresource']}" if right.get("subresource") else "")
+    group = f" ({right['group']})" if right.get("group") else ""
+    where = f" in namespace {right['namespace']}" if right.get("namespace") else " (cluster-wide)"
+    return f"{right['verb']} {resource}{group}{where}"
+
+
+def rule_allows(rule: dict, right: dict) -> bool:
+    """Whether one resourceRule of a SelfSubjectRulesReview grants the right (for any object name)."""
+    if rule.get("resourceNames"):
+        return False
+    resource = right["resource"] + (f"/{right['subresource']}" if right.get("subresource") else "")
+    resources = rule.get("resources") or []
+    return (any(v in ("*", right["verb"]) for v in rule.get("verbs") or [])
+            and any(g in ("*", right.get("group") or "") for g in rule.get("apiGroups") or [])
+            and ("*" in resources or resource in resources
+                 or (right.get("subresource") and f"{right['resource']}/*" in resources)))
+
+
+def rules_review(kube, namespace: str) -> dict:
+    return kube.request("POST", f"{AUTHZ}/selfsubjectrulesreviews", body={
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+        "spec": {"namespace": namespace}}).get("status") or {}
+
+
+def access_review(kube, right: dict) -> bool:
+    attributes = {"verb": right["verb"], "resource": right["resource"], "group": right.get("group") or ""}
+    for key in ("subresource", "namespace"):
+        if right.get(key):
+            attributes[key] = right[key]
+    status = kube.request("POST", f"{AUTHZ}/selfsubjectaccessreviews", body={
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": attributes}}).get("status") or {}
+    return bool(status.get("allowed"))
+
+
+def username(kube) -> str:
+    try:
+        review = kube.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body={
+            "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+        return (review.get("status") or {}).get("userInfo", {}).get("username") or "this identity"
+    except KubeError:
+        return "this identity"
+
+
+def expand(rights: list[dict]) -> list[dict]:
+    """One right per namespace of ``namespaces``; duplicates dropped."""
+    out, seen = [], set()
+    for right in rights:
+        spaces = right["namespaces"] if right.get("namespaces") is not None else [right.get("namespace")]
+        for namespace in spaces:
+            one = {**{k: v for k, v in right.items() if k != "namespaces"}, "namespace": namespace or None}
+            key = (one["verb"], one.get("group") or "", one["resource"], one.get("subresource") or "", namespace)
+            if key not in seen:
+                seen.add(key)
+                out.append(one)
+    return out
+
+
+def denied_rights(kube, rights: list[dict]) -> list[dict]:
+    """The rights this identity lacks."""
+    rights = expand(rights)
+    if not rights:
+        return []
+    namespaces = sorted({r["namespace"] for r in rights if r.get("namespace")}) or ["default"]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_REVIEWS, len(namespaces))) as pool:
+        reviews = dict(zip(namespaces, pool.map(lambda ns: rules_review(kube, ns), namespaces)))
+    unconfirmed = []
+    for right in rights:
+        review = reviews[right.get("namespace") or namespaces[0]]
+        if not any(rule_allows(rule, right) for rule in review.get("resourceRules") or []):
+            unconfirmed.append(right)
+    if not unconfirmed:
+        return []
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_REVIEWS, len(unconfirmed))) as pool:
+        allowed = list(pool.map(lambda r: access_review(kube, r), unconfirmed))
+    return [r for r, ok in zip(unconfirmed, allowed) if not ok]
+
+
+def missing_groups(kube, groups: list[dict]) -> list[dict]:
+    if not groups:
+        return []
+    served = {v.get("groupVersion") for g in kube.get("/apis").get("groups") or [] for v in g.get("versions") or []}
+    return [g for g in groups if g["group_version"] not in served]
+
+
+def run(run) -> dict:
+    kube, params = run.kube, run.params
+    groups = missing_groups(kube, params.get("api_groups") or [])
+    denied = denied_rights(kube, params.get("rights") or [])
+    problems = []
+    if groups:
+        fix = f": {params['api_groups_fix']}" if params.get("api_groups_fix") else ""
+        problems.append("the API server does not serve "
+                        + "; ".join(f"{g['group_version']} ({g['why']})" for g in groups) + fix)
+    if denied:
+        who = username(kube)
+        problems.append(f"{who} may not " + "; ".join(
+            right_text(r) + (f" ({r['why']})" if r.get("why") else "") for r in denied)
+            + f": grant these to {who} (a Role or ClusterRole and a binding), run with a kubeconfig that has them, "
+              f"or switch those steps off")
+    result = {"missing_api_groups": [g["group_version"] for g in groups],
+              "denied": [right_text(r) for r in denied]}
+    if problems:
+        raise PreflightError("before any change: " + "; ".join(problems) + "; nothing was changed", result)
+    return result

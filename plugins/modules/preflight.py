@@ -1,0 +1,136 @@
+#!/usr/bin/python
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: preflight
+short_description: Check, before any write, that the cluster serves what the steps write and that they may write it
+version_added: 1.1.0
+description:
+  - Fails, naming each missing API group and each denied right with the step that needs it, when the API server
+    does not serve an API group the steps write (for example C(crd.projectcalico.org/v1), Calico's Kubernetes
+    datastore) or the identity of the connection may not do a write the steps need. The roles run it in their
+    up-front checks, so a run stops before its first write instead of after some steps changed the cluster.
+  - Costs one GET C(/apis) for all groups, one SelfSubjectRulesReview per namespace named in O(rights)
+    (cluster-scoped rights are read from the first namespace's rules), and one SelfSubjectAccessReview per right
+    those rules do not show (a refusal is always confirmed by one). Reviews are POST requests that store nothing;
+    RV(api_calls) counts them as writes.
+  - Rules that a RoleBinding grants to a ClusterRole are listed in that namespace's rules review; a cluster-scoped
+    right granted only that way (which Kubernetes does not honour) passes this check.
+author:
+  - secure_cluster maintainers (@containers-workload)
+options:
+  api_groups:
+    description: API groups (group/version) the steps write.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      group_version:
+        description: For example C(crd.projectcalico.org/v1).
+        type: str
+        required: true
+      why:
+        description: The step and what it writes there, for the message.
+        type: str
+        required: true
+  api_groups_fix:
+    description: What to do when a group is missing, appended to the message.
+    type: str
+  rights:
+    description: Writes the steps need, as for C(kubectl auth can-i VERB RESOURCE[/SUBRESOURCE] -n NAMESPACE).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      verb:
+        description: For example C(patch), C(create), C(update).
+        type: str
+        required: true
+      resource:
+        description: Resource (plural), for example C(nodes).
+        type: str
+        required: true
+      subresource:
+        description: For example C(eviction) of C(pods).
+        type: str
+      group:
+        description: API group; V("") is the core group.
+        type: str
+        default: ""
+      namespace:
+        description: Namespace of the write; omitted (with O(rights[].namespaces)) for cluster-scoped resources.
+        type: str
+      namespaces:
+        description: The same write in each of these namespaces (none when empty).
+        type: list
+        elements: str
+      why:
+        description: The step and what it writes, for the message.
+        type: str
+extends_documentation_fragment:
+  - containers_workload.secure_cluster.kube_auth
+  - containers_workload.secure_cluster.attributes
+  - containers_workload.secure_cluster.attributes.info
+"""
+
+EXAMPLES = r"""
+- name: Refuse before the first write what the edge step could not do
+  containers_workload.secure_cluster.preflight:
+    rights:
+      - {verb: patch, resource: nodes, why: "edge_nodes: label and taint the edge nodes"}
+      - {verb: create, resource: pods, subresource: eviction, namespace: kube-system,
+         why: "edge_nodes: move the ALB pods onto the edge nodes"}
+    api_groups:
+      - {group_version: crd.projectcalico.org/v1, why: "nodeport_lockdown: the preDNAT GlobalNetworkPolicy"}
+"""
+
+RETURN = r"""
+missing_api_groups:
+  description: The group/versions the API server does not serve (empty unless the module failed).
+  returned: always
+  type: list
+  elements: str
+denied:
+  description: The rights the identity lacks, as text (empty unless the module failed).
+  returned: always
+  type: list
+  elements: str
+  sample: ["patch nodes (cluster-wide)"]
+api_calls:
+  description: How many API requests the run made (the reviews count as writes, though they store nothing).
+  returned: always
+  type: dict
+"""
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import preflight
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+
+ARGUMENT_SPEC = {
+    **AUTH_ARG_SPEC,
+    "api_groups": {"type": "list", "elements": "dict", "default": [], "options": {
+        "group_version": {"type": "str", "required": True},
+        "why": {"type": "str", "required": True},
+    }},
+    "api_groups_fix": {"type": "str"},
+    "rights": {"type": "list", "elements": "dict", "default": [], "options": {
+        "verb": {"type": "str", "required": True},
+        "resource": {"type": "str", "required": True},
+        "subresource": {"type": "str"},
+        "group": {"type": "str", "default": ""},
+        "namespace": {"type": "str"},
+        "namespaces": {"type": "list", "elements": "str"},
+        "why": {"type": "str"},
+    }},
+}
+
+
+def main() -> None:
+    run_module("preflight", ARGUMENT_SPEC, preflight.run, errors=preflight.param_errors)
+
+
+if __name__ == "__main__":
+    main()

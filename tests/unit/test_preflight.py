@@ -1,0 +1,65 @@
+"""The up-front rights and API-group checks: few requests, and a refusal always confirmed by an access review."""
+
+import pytest
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import preflight
+
+
+class FakeKube:
+    def __init__(self, rules, allowed=(), groups=("crd.projectcalico.org/v1",)):
+        self.rules, self.allowed, self.groups, self.calls = rules, set(allowed), groups, []
+
+    def request(self, method, path, body=None):
+        self.calls.append((method, path.rsplit("/", 1)[-1], (body.get("spec") or {}).get("namespace")))
+        if path.endswith("selfsubjectrulesreviews"):
+            return {"status": {"resourceRules": self.rules.get(body["spec"]["namespace"], [])}}
+        if path.endswith("selfsubjectaccessreviews"):
+            attrs = body["spec"]["resourceAttributes"]
+            return {"status": {"allowed": (attrs["verb"], attrs["resource"]) in self.allowed}}
+        return {"status": {"userInfo": {"username": "alice"}}}
+
+    def get(self, path):
+        self.calls.append(("GET", path, None))
+        return {"groups": [{"versions": [{"groupVersion": g}]} for g in self.groups]}
+
+
+NODES = {"verb": "patch", "resource": "nodes", "why": "edge_nodes"}
+EVICT = {"verb": "create", "resource": "pods", "subresource": "eviction", "namespaces": ["kube-system", "ibm-system"]}
+
+
+def test_an_admin_costs_one_rules_review_per_namespace_and_nothing_else():
+    kube = FakeKube({ns: [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}] for ns in ("kube-system", "ibm-system")})
+    assert preflight.denied_rights(kube, [NODES, EVICT]) == []
+    assert sorted(c[2] for c in kube.calls) == ["ibm-system", "kube-system"]
+
+
+def test_a_refusal_is_confirmed_by_an_access_review_and_an_allowed_one_is_not_reported():
+    rules = {"kube-system": [{"verbs": ["create"], "apiGroups": [""], "resources": ["pods/eviction"]}], "ibm-system": []}
+    kube = FakeKube(rules, allowed={("create", "pods")})
+    denied = preflight.denied_rights(kube, [NODES, EVICT])
+    assert [preflight.right_text(r) for r in denied] == ["patch nodes (cluster-wide)"]
+    assert sum(1 for c in kube.calls if c[1] == "selfsubjectaccessreviews") == 2
+
+
+@pytest.mark.parametrize("rule, expected", [
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods/*"]}, True),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods"]}, False),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods/eviction"], "resourceNames": ["x"]}, False),
+    ({"verbs": ["get"], "apiGroups": ["*"], "resources": ["*"]}, False),
+])
+def test_rules_match_as_rbac_does(rule, expected):
+    right = {"verb": "create", "resource": "pods", "subresource": "eviction", "group": ""}
+    assert preflight.rule_allows(rule, right) is expected
+
+
+def test_missing_groups_and_denied_rights_fail_together_naming_the_user_and_the_fix():
+    kube = FakeKube({"default": []}, groups=())
+    run = type("Run", (), {"kube": kube, "params": {
+        "api_groups": [{"group_version": "crd.projectcalico.org/v1", "why": "nodeport_lockdown"}],
+        "api_groups_fix": "install Calico", "rights": [NODES]}})()
+    with pytest.raises(preflight.PreflightError) as caught:
+        preflight.run(run)
+    text = str(caught.value)
+    for part in ("does not serve crd.projectcalico.org/v1 (nodeport_lockdown): install Calico",
+                 "alice may not patch nodes (cluster-wide) (edge_nodes)", "nothing was changed"):
+        assert part in text
