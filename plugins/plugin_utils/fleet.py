@@ -120,7 +120,7 @@ def stop_reason(batch_number: int, failed: int, batch_size: int, max_fail_percen
         return f"the run stopped after batch {batch_number} (every cluster of it failed)"
     if max_fail_percentage is not None and batch_size and failed / batch_size > float(max_fail_percentage) / 100:
         return (f"the run stopped after batch {batch_number} ({failed} of {batch_size} clusters failed, more than "
-                f"max_fail_percentage {max_fail_percentage})")
+                f"max_fail_percentage {float(max_fail_percentage):g})")
     return None
 
 
