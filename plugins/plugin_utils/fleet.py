@@ -303,7 +303,8 @@ tr.pending td:first-child { box-shadow: inset 4px 0 0 #d0d7de; }
 .drift { color: #a40e26; font-weight: 700; }
 .edge { font-size: 12px; color: #57606a; max-width: 14rem; }
 a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underline; }
-.none { color: #afb8c1; }"""
+.none { color: #afb8c1; }
+.nosteps { color: #afb8c1; font-style: italic; text-align: center; }"""
 
 COLORS = {"high": "var(--high)", "medium": "var(--medium)", "low": "var(--low)", "info": "var(--info)"}
 STEP_LABELS = {"edge_nodes": "edge nodes", "private_ingress": "private ingress",
@@ -350,8 +351,11 @@ def page(kind: str, table: list[dict]) -> str:
     badges += [("b-failed", f"{t['failed']} failed"), ("b-unreached", f"{t['not_reached']} not reached")]
     if t["pending"]:
         badges.append(("b-pending", f"{t['pending']} pending"))
-    if t["drift"]:
-        badges.append(("b-failed", f"{t['drift']} drifted"))
+    drifted = sum(1 for r in table if r["drift"])
+    if drifted:
+        badges.append(("b-failed", f"{drifted} drifted ({t['drift']} findings)"))
+    # A count of zero is no news: its badge is grey, whatever its colour otherwise.
+    badges = [(css if not text.startswith("0 ") else "b-pending", text) for css, text in badges]
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{e(TITLES[kind])} - {e(headline(table, kind))}</title>", f"<style>\n{STYLE}\n</style>", "</head>",
@@ -373,7 +377,12 @@ def page(kind: str, table: list[dict]) -> str:
         if row["message"]:
             cell += f'<span class="msg">{e(_where(row))}{e(_one_line(row["message"], 400))}</span>'
         cells = [f'<td class="host">{e(row["host"])}</td>', f'<td class="status">{cell}</td>']
-        for s in steps:
+        if steps and all(row["steps"][s]["state"] == "not run" for s in steps):
+            cells.append(f'<td colspan="{len(steps)}" class="nosteps">no step ran</td>')
+            steps_here = []
+        else:
+            steps_here = steps
+        for s in steps_here:
             outcome = row["steps"][s]
             title = _outcome_text(outcome) if outcome["state"] != "failed" else f"failed: {outcome['detail']}"
             text = "off" if outcome["state"] == "skipped" else outcome["state"]
