@@ -21,8 +21,8 @@ description:
   - The outcomes come from the steps' registered results and the host fact C(secure_cluster_failure)
     (C({step, task, msg})) that the playbook's C(rescue) sets; hosts of later batches read "not reached" when
     this batch stops the run (every host of it failed, or failed / batch size > O(max_fail_percentage) / 100).
-  - With more than one host in the play it prints a line per cluster of the batch (C(fleet: <host> done, changed
-    N steps (...)), C(fleet: <host> failed: <step>: <why>)), and after the last batch a summary line per cluster.
+  - "With more than one host in the play it prints a line per cluster of the batch (C(fleet: <host> done, changed
+    N steps (...)), C(fleet: <host> failed: <step>: <why>)), and after the last batch a summary line per cluster."
 author:
   - secure_cluster maintainers (@containers-workload)
 options:
