@@ -106,6 +106,23 @@ def test_a_rerun_of_the_fine_cluster_alone_keeps_its_row_unchanged_and_the_page_
     assert (reports / "fleet.html").stat().st_mtime_ns == mtime  # reads the same: not written again
 
 
+def test_the_audit_writes_the_fleet_page_too_and_fails_only_the_unreachable_cluster(fleet_run, tmp_path):
+    inventory = yaml.safe_load(fleet_run["inventory"].read_text())
+    for host in inventory["all"]["hosts"].values():
+        host["exposure_report_dir"] = str(tmp_path)
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
+    mark = fleet_run["cluster"].audit_mark()
+    result = run_playbook(fleet_run["cluster"], "playbooks/audit.yml", "-i", str(tmp_path / "inventory.yml"),
+                          check=False)
+    assert result.returncode == 2 and fleet_run["cluster"].writes_since(mark) == []
+    rows = md_rows(tmp_path / "fleet.md")
+    assert list(rows) == ["fl-fine", "fl-down"]
+    assert rows["fl-fine"].startswith("| `fl-fine` | yes | done, unchanged |") and "[before](fl-fine-before.html)" \
+        in rows["fl-fine"]
+    assert "| no | not reached: cannot reach the Kubernetes API server" in rows["fl-down"]
+    assert "# Fleet: audit" in (tmp_path / "fleet.md").read_text()
+
+
 def test_ansible_runner_hands_the_fleet_summary_to_awx_through_set_stats(fleet_run, tmp_path, monkeypatch):
     """As AWX runs a job template: a private data dir, the inventory and the project; the stats event carries
     secure_cluster_fleet."""
