@@ -190,7 +190,7 @@ def line(row: dict) -> str:
         if row["changed_steps"]:
             n = len(row["changed_steps"])
             return f"{row['host']} done, changed {n} step{'s' if n != 1 else ''} ({', '.join(row['changed_steps'])})"
-        return f"{row['host']} done, unchanged"
+        return f"{row['host']} done" + (", unchanged" if row["steps"] else "")
     if row["status"] == "failed":
         return f"{row['host']} failed: {_where(row)}{_one_line(row['message'])}"
     if row["status"] == "not reached":
@@ -237,6 +237,8 @@ def _edge_text(edge) -> str:
 
 def _status_text(row: dict) -> str:
     if row["status"] == "done":
+        if not row["steps"]:  # the audit: no steps, nothing to change
+            return "done"
         return "done, changed" if row["changed_steps"] else "done, unchanged"
     if row["status"] in ("failed", "not reached"):
         return f"{row['status']}: {_where(row)}{_one_line(row['message'])}"
@@ -371,7 +373,8 @@ def page(kind: str, table: list[dict]) -> str:
            + "<th>findings</th><th>drift</th><th>edge nodes</th><th>reports</th></tr></thead>", "<tbody>"]
     for row in table:
         css = {"done": "done", "failed": "failed", "not reached": "unreached", "pending": "pending"}[row["status"]]
-        status = {"done": "changed" if row["changed_steps"] else "unchanged", "failed": "failed",
+        status = {"done": "changed" if row["changed_steps"] else "unchanged" if row["steps"] else "done",
+                  "failed": "failed",
                   "not reached": "not reached", "pending": "pending"}[row["status"]]
         cell = f"<strong>{e(status)}</strong>"
         if row["message"]:

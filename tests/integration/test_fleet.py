@@ -117,7 +117,7 @@ def test_the_audit_writes_the_fleet_page_too_and_fails_only_the_unreachable_clus
     assert result.returncode == 2 and fleet_run["cluster"].writes_since(mark) == []
     rows = md_rows(tmp_path / "fleet.md")
     assert list(rows) == ["fl-fine", "fl-down"]
-    assert rows["fl-fine"].startswith("| `fl-fine` | yes | done, unchanged |") and "[before](fl-fine-before.html)" \
+    assert rows["fl-fine"].startswith("| `fl-fine` | yes | done |") and "[before](fl-fine-before.html)" \
         in rows["fl-fine"]
     assert "| no | not reached: cannot reach the Kubernetes API server" in rows["fl-down"]
     assert "# Fleet: audit" in (tmp_path / "fleet.md").read_text()

@@ -109,6 +109,7 @@ def test_audit_rows_read_reached_from_the_audit_and_show_drift():
     assert (table[0]["status"], table[0]["reached"], table[0]["drift"], table[0]["steps"]) == ("done", True, 2, {})
     assert table[1]["status"] == "not reached"
     assert fleet.stats("audit", table, {})["totals"]["drift"] == 2
+    assert fleet.line(table[0]) == "a done" and "| `a` | yes | done |" in fleet.markdown("audit", table)
 
 
 def test_drift_absent_counts_as_none_and_summary_drift_is_read():
