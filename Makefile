@@ -22,7 +22,7 @@ PUBLISH_VENV := $(CURDIR)/.build/publish-venv
 DOCS := $(CURDIR)/.build/docs
 EE_CONTEXT := $(CURDIR)/.build/ee
 
-.PHONY: help venv publish-venv ibm-venv deps binaries collection lint sanity unit publish-check molecule integration matrix test bench \
+.PHONY: help venv publish-venv ibm-venv deps browser binaries collection lint sanity unit publish-check molecule integration matrix test bench \
 	demo demo-down build docs ee release clean
 
 help:
@@ -71,6 +71,13 @@ deps:
 	if [ -n "$$missing" ]; then echo "[make] installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
+# Debian's Chromium, headless: the integration test renders the fleet page with it (a screenshot and the DOM).
+# SECURE_CLUSTER_NO_BROWSER=1 skips that test where no browser can be installed.
+browser:
+	@if [ -z "$${SECURE_CLUSTER_NO_BROWSER:-}" ] && [ ! -x /usr/bin/chromium ]; then \
+	  echo "[make] installing Debian's chromium (headless rendering of the fleet page)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+
 binaries: venv
 	tests/cluster/build
 
@@ -94,7 +101,7 @@ unit: collection
 molecule: collection binaries
 	cd $(CURDIR)/extensions && molecule test --scenario-name default
 
-integration: collection binaries ibm-venv
+integration: collection binaries ibm-venv browser
 	python -m pytest -q tests/integration
 
 # What a maintainer checks before publishing: the tarball holds the collection only and passes galaxy-importer
@@ -160,7 +167,8 @@ demo: collection binaries
 	source "$$env_file"; \
 	"$$KUBECTL" apply -f playbooks/demo/shop.yml; \
 	ansible-playbook -i playbooks/inventory/local.yml secure-cluster.yml; \
-	echo "[make] reports: $(CURDIR)/exposure-reports/local-demo-before.html and local-demo-after.html"
+	echo "[make] reports: $(CURDIR)/exposure-reports/local-demo-before.html and local-demo-after.html"; \
+	echo "[make] fleet page: $(CURDIR)/exposure-reports/fleet.html (and fleet.md)"
 
 demo-down:
 	tests/cluster/down $(DEMO_CLUSTER)

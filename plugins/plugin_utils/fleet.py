@@ -1,0 +1,431 @@
+# Copyright: secure_cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet page: one row per cluster (inventory host) of a run, as Markdown and as a self-contained HTML page.
+
+Pure functions: ``rows`` turns what each host's variables say (the steps' registered results, the failure the
+playbook's rescue kept, the exposure audits) into rows; ``markdown`` and ``page`` render them; ``write`` writes
+a file only when it reads differently. The fleet_report action plugin collects the variables and calls these.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+
+# The one table of the steps: (step, its key in the pattern's plan, the variables the step's tasks register).
+# A step's outcome is read from these results: failed (the failure's step), changed (any result changed),
+# unchanged (results, none changed), skipped with its switch (the plan has it off), not run (no result).
+STEPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("edge_nodes", "edge_nodes", ("_edge_nodes_labelled", "edge_nodes_moved", "edge_nodes_result")),
+    ("private_ingress", "private_ingress", (
+        "_private_ingress_private", "_private_ingress_apps_exposed", "private_ingress_public",
+        "_private_ingress_record_written", "_private_ingress_public_enabled", "_private_ingress_apps_removed",
+        "_private_ingress_private_disabled", "_private_ingress_record_dropped")),
+    ("private_load_balancer", "private_load_balancer", ("private_load_balancer_result",)),
+    ("nodeport_lockdown", "nodeport_lockdown", ("nodeport_lockdown_result",)),
+    ("host_firewall", "host_firewall", ("_host_firewall_auto_host_endpoints", "host_firewall_result")),
+    ("namespace_isolation", "namespace_isolation", ("_namespace_isolation_kubernetes", "_namespace_isolation_calico")),
+    ("strongswan_vpn", "vpn", ("strongswan_vpn_result",)),
+)
+# The pattern's first API read (reached = it succeeded) and the plan it showed (after every up-front check).
+FIRST_READ = "_containers_workload_pattern_detected"
+PLAN_SHOWN = "_containers_workload_pattern_shown"
+FAILURE = "secure_cluster_failure"
+BATCH = "secure_cluster_fleet_batch"
+EDGE_PREVIEW = "_edge_nodes_preview"
+# What the action reads of each host's variables.
+HOST_VARS = (FIRST_READ, PLAN_SHOWN, FAILURE, BATCH, EDGE_PREVIEW, "exposure_report_before", "exposure_report_after",
+             *(name for unused, unused_key, names in STEPS for name in names))
+SEVERITIES = ("high", "medium", "low", "info")
+KINDS = ("secure_cluster", "audit")
+
+# The plan's lines as the pattern shows them: "private_ingress (secure_cluster_private_ingress): False".
+_PLAN_LINE = re.compile(r"^(?P<key>[\w]+)(?: \((?P<switch>[\w]+)\))?: (?P<value>.*)$")
+
+
+def plan_from(shown) -> dict[str, tuple[bool, str]]:
+    """{plan key: (on, switch)} from the registered result of the task that shows the pattern's plan."""
+    plan = {}
+    lines = shown.get("msg") if isinstance(shown, dict) else None
+    for line in lines if isinstance(lines, list) else []:
+        match = _PLAN_LINE.match(str(line))
+        if match:
+            key = match["key"]
+            plan[key] = (match["value"].strip().lower() == "true",
+                         match["switch"] or f"containers_workload_pattern_{key}")
+    return plan
+
+
+def _result(value) -> dict | None:
+    return value if isinstance(value, dict) else None
+
+
+def step_outcome(step: str, plan_key: str, names: tuple[str, ...], host: dict, plan: dict) -> dict:
+    """One step's outcome on one host: {"state": changed|unchanged|skipped|failed|not run, "detail": ...}."""
+    failure = _result(host.get(FAILURE))
+    if failure and failure.get("step") == step:
+        return {"state": "failed", "detail": str(failure.get("msg", ""))}
+    if plan_key in plan and not plan[plan_key][0]:
+        return {"state": "skipped", "detail": plan[plan_key][1]}
+    results = [r for r in (_result(host.get(name)) for name in names) if r is not None]
+    if any(r.get("changed") for r in results):
+        return {"state": "changed", "detail": ""}
+    if results:
+        return {"state": "unchanged", "detail": ""}
+    return {"state": "not run", "detail": ""}
+
+
+def _summary(audit) -> dict | None:
+    audit = _result(audit)
+    summary = _result(audit.get("summary")) if audit else None
+    if not summary:
+        return None
+    return {k: int(summary.get(k) or 0) for k in SEVERITIES}
+
+
+def _drift(audit) -> int:
+    audit = _result(audit)
+    if not audit:
+        return 0
+    if isinstance(audit.get("drift"), list):
+        return len(audit["drift"])
+    summary = _result(audit.get("summary")) or {}
+    return int(summary.get("drift") or 0)
+
+
+def _report_link(audit) -> str | None:
+    audit = _result(audit)
+    report = _result(audit.get("report")) if audit else None
+    path = report.get("html") if report else None
+    return os.path.basename(path) if path else None
+
+
+def _edge_nodes(host: dict) -> list[str] | int | None:
+    preview = _result(host.get(EDGE_PREVIEW))
+    if preview and isinstance(preview.get("edge_nodes"), list):
+        return [str(n) for n in preview["edge_nodes"]]
+    for phase in ("exposure_report_after", "exposure_report_before"):
+        audit = _result(host.get(phase))
+        summary = _result(audit.get("summary")) if audit else None
+        if summary and "edge_nodes" in summary:
+            return int(summary["edge_nodes"] or 0)
+    return None
+
+
+def stop_reason(batch_number: int, failed: int, batch_size: int, max_fail_percentage) -> str | None:
+    """Why Ansible starts no later batch after this one, or None: every host of the batch failed, or more than
+    max_fail_percentage of it did (failed / batch size > max_fail_percentage / 100, as ansible-core counts)."""
+    if batch_size and failed == batch_size:
+        return f"the run stopped after batch {batch_number} (every cluster of it failed)"
+    if max_fail_percentage is not None and batch_size and failed / batch_size > float(max_fail_percentage) / 100:
+        return (f"the run stopped after batch {batch_number} ({failed} of {batch_size} clusters failed, more than "
+                f"max_fail_percentage {float(max_fail_percentage):g})")
+    return None
+
+
+def rows(kind: str, hosts: list[str], hostvars: dict[str, dict], batch: list[str], active: list[str],
+         batch_number: int, max_fail_percentage=None) -> tuple[list[dict], str | None]:
+    """The fleet's rows, in inventory order, and why the run stops after this batch (None: it goes on).
+
+    hosts: every host of the play (ansible_play_hosts_all); batch: this batch's (ansible_play_batch); active: the
+    hosts not failed (ansible_play_hosts); hostvars: per host, the variables of HOST_VARS it has."""
+    out = {}
+    for name in hosts:
+        out[name] = _row(kind, name, hostvars.get(name) or {}, in_batch=name in batch, active=name in active)
+    failed = sum(1 for name in batch if out[name]["status"] in ("failed", "not reached"))
+    stop = stop_reason(batch_number, failed, len(batch), max_fail_percentage)
+    for row in out.values():
+        if row["status"] == "pending" and stop:
+            row.update(status="not reached", message=stop)
+    return list(out.values()), stop
+
+
+def _row(kind: str, name: str, host: dict, in_batch: bool, active: bool) -> dict:
+    failure = _result(host.get(FAILURE))
+    before, after = host.get("exposure_report_before"), host.get("exposure_report_after")
+    first = _result(host.get(FIRST_READ)) if kind == "secure_cluster" else _result(before)
+    reached = bool(first) and not first.get("failed")
+    plan = plan_from(host.get(PLAN_SHOWN))
+    steps = {step: step_outcome(step, key, names, host, plan) for step, key, names in STEPS} \
+        if kind == "secure_cluster" else {}
+    row = {"host": name, "reached": reached, "steps": steps, "before": _summary(before), "after": _summary(after),
+           "drift": _drift(after) or _drift(before), "edge_nodes": _edge_nodes(host),
+           "links": {phase: link for phase, link in (("before", _report_link(before)), ("after", _report_link(after)))
+                     if link},
+           "changed_steps": [s for s, o in steps.items() if o["state"] == "changed"]}
+    if failure:
+        message = str(failure.get("msg") or "failed")
+        if not reached:
+            row.update(status="not reached", message=message, step=str(failure.get("step") or ""))
+        else:
+            row.update(status="failed", message=message, step=str(failure.get("step") or ""))
+    elif in_batch and not active:
+        row.update(status="failed" if reached else "not reached", step="",
+                   message="Ansible stopped this host outside the steps (unreachable, or a failure no rescue caught): "
+                           "see its lines in the run's output")
+    elif first is None and not in_batch and BATCH not in host:
+        row.update(status="pending", message="in a later batch", step="")
+    else:
+        row.update(status="done", message="", step="")
+    return row
+
+
+def totals(table: list[dict]) -> dict:
+    """Counts of the rows by status, changed among the done, and findings after (before where no after)."""
+    out = {"clusters": len(table), "done": 0, "changed": 0, "failed": 0, "not_reached": 0, "pending": 0,
+           "drift": sum(r["drift"] for r in table), **{k: 0 for k in SEVERITIES}}
+    for row in table:
+        out[row["status"].replace(" ", "_")] += 1
+        out["changed"] += bool(row["status"] == "done" and row["changed_steps"])
+        findings = row["after"] or row["before"] or {}
+        for k in SEVERITIES:
+            out[k] += findings.get(k, 0)
+    return out
+
+
+def line(row: dict) -> str:
+    """The progress line of one cluster (prefixed ``fleet:`` by the caller)."""
+    if row["status"] == "done":
+        if row["changed_steps"]:
+            n = len(row["changed_steps"])
+            return f"{row['host']} done, changed {n} step{'s' if n != 1 else ''} ({', '.join(row['changed_steps'])})"
+        return f"{row['host']} done" + (", unchanged" if row["steps"] else "")
+    if row["status"] == "failed":
+        return f"{row['host']} failed: {_where(row)}{_one_line(row['message'])}"
+    if row["status"] == "not reached":
+        return f"{row['host']} not reached: {_one_line(row['message'])}"
+    return f"{row['host']} pending ({row['message']})"
+
+
+def _where(row: dict) -> str:
+    """The failed step before the message (a cluster not reached failed at its first read: no step to name)."""
+    return f"{row['step']}: " if row.get("step") and row["status"] == "failed" else ""
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def headline(table: list[dict], kind: str) -> str:
+    t = totals(table)
+    parts = [f"{t['done']} done" + (f" ({t['changed']} changed)" if kind == "secure_cluster" else ""),
+             f"{t['failed']} failed", f"{t['not_reached']} not reached"]
+    if t["pending"]:
+        parts.append(f"{t['pending']} pending")
+    return f"{t['clusters']} cluster{'s' if t['clusters'] != 1 else ''}: " + ", ".join(parts)
+
+
+def _outcome_text(outcome: dict) -> str:
+    if outcome["state"] == "skipped":
+        return f"skipped ({outcome['detail']})"
+    return outcome["state"]
+
+
+def _counts(findings: dict | None) -> str:
+    return " / ".join(str(findings[k]) for k in SEVERITIES) if findings else "-"
+
+
+def _edge_text(edge) -> str:
+    if edge is None:
+        return "-"
+    if isinstance(edge, int):
+        return str(edge)
+    return ", ".join(edge) if edge else "none"
+
+
+def _status_text(row: dict) -> str:
+    if row["status"] == "done":
+        if not row["steps"]:  # the audit: no steps, nothing to change
+            return "done"
+        return "done, changed" if row["changed_steps"] else "done, unchanged"
+    if row["status"] in ("failed", "not reached"):
+        return f"{row['status']}: {_where(row)}{_one_line(row['message'])}"
+    return f"pending ({row['message']})"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+TITLES = {"secure_cluster": "Fleet: secure_cluster run", "audit": "Fleet: audit"}
+
+
+def markdown(kind: str, table: list[dict]) -> str:
+    """The fleet page as Markdown: the headline, then one row per cluster."""
+    steps = [s for s, unused, unused_names in STEPS] if kind == "secure_cluster" else []
+    lines = [f"# {TITLES[kind]}", "", headline(table, kind) + ".", "",
+             "Findings are high / medium / low / info. Reached: the first read of the cluster's API succeeded.", ""]
+    header = ["cluster", "reached", "status", *steps, "findings before", "findings after", "drift", "edge nodes",
+              "reports"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in table:
+        links = ", ".join(f"[{phase}]({link})" for phase, link in row["links"].items()) or "-"
+        cells = [f"`{row['host']}`", "yes" if row["reached"] else "no", _status_text(row),
+                 *(_outcome_text(row["steps"][s]) for s in steps), _counts(row["before"]), _counts(row["after"]),
+                 str(row["drift"]) if row["drift"] else "-", _edge_text(row["edge_nodes"]), links]
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+STYLE = """:root { --high: #d1242f; --medium: #e16f24; --low: #2f6fdb; --info: #8c959f; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem 2rem; color: #1f2328;
+  background: #fff; font-size: 14px; }
+h1 { font-size: 1.5rem; margin: 0 0 .4rem; }
+.headline { display: flex; gap: .6rem; flex-wrap: wrap; margin: .6rem 0 1rem; }
+.badge { border-radius: 1rem; padding: .25rem .8rem; font-weight: 600; border: 1px solid transparent; }
+.b-done { background: #dafbe1; color: #116329; } .b-changed { background: #ddf4ff; color: #0550ae; }
+.b-failed { background: #ffebe9; color: #a40e26; } .b-unreached { background: #fff8c5; color: #7d4e00; }
+.b-pending, .b-total { background: #f6f8fa; color: #57606a; border-color: #d0d7de; }
+.legend { color: #57606a; margin: 0 0 .8rem; }
+.legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; vertical-align: -1px;
+  margin: 0 .25rem 0 .6rem; }
+table { border-collapse: collapse; width: 100%; }
+th { position: sticky; top: 0; background: #f6f8fa; font-weight: 600; text-align: left; font-size: 12px;
+  color: #57606a; border-bottom: 2px solid #d0d7de; padding: .45rem .5rem; }
+td { border-bottom: 1px solid #eaeef2; padding: .4rem .5rem; vertical-align: middle; }
+tr:hover td { background: #f6f8fa; }
+tr.failed td:first-child { box-shadow: inset 4px 0 0 var(--high); }
+tr.unreached td:first-child { box-shadow: inset 4px 0 0 #d4a72c; }
+tr.done td:first-child { box-shadow: inset 4px 0 0 #2da44e; }
+tr.pending td:first-child { box-shadow: inset 4px 0 0 #d0d7de; }
+.host { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-weight: 600; white-space: nowrap; }
+.status { max-width: 28rem; }
+.msg { display: block; color: #a40e26; font-size: 12px; margin-top: .15rem; }
+.unreached .msg { color: #7d4e00; }
+.step { display: inline-block; min-width: 4.2rem; text-align: center; border-radius: 4px; padding: .1rem .3rem;
+  font-size: 12px; }
+.s-changed { background: #ddf4ff; color: #0550ae; font-weight: 600; }
+.s-unchanged { background: #f6f8fa; color: #57606a; }
+.s-skipped { background: #fff; color: #8c959f; border: 1px dashed #d0d7de; }
+.s-failed { background: #ffebe9; color: #a40e26; font-weight: 700; }
+.s-not-run { color: #afb8c1; }
+.counts { font-size: 11px; color: #57606a; white-space: nowrap; }
+.drift { color: #a40e26; font-weight: 700; }
+.edge { font-size: 12px; color: #57606a; max-width: 14rem; }
+a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underline; }
+.none { color: #afb8c1; }
+.nosteps { color: #afb8c1; font-style: italic; text-align: center; }"""
+
+COLORS = {"high": "var(--high)", "medium": "var(--medium)", "low": "var(--low)", "info": "var(--info)"}
+STEP_LABELS = {"edge_nodes": "edge nodes", "private_ingress": "private ingress",
+               "private_load_balancer": "private LB", "nodeport_lockdown": "NodePort lockdown",
+               "host_firewall": "host firewall", "namespace_isolation": "namespace isolation",
+               "strongswan_vpn": "VPN"}
+
+
+def bars(before: dict | None, after: dict | None, scale: int) -> str:
+    """Inline SVG: a bar for the findings before and one for after, each split by severity (info left out of the
+    bars, as it is no exposure), on the fleet's common scale so rows compare at a glance."""
+    width, label = 150, 40
+    out = [f'<svg width="{width + label}" height="30" viewBox="0 0 {width + label} 30" '
+           'xmlns="http://www.w3.org/2000/svg" role="img" '
+           f'aria-label="findings before {_counts(before)}, after {_counts(after)} (high/medium/low/info)">']
+    for y, phase, findings in ((2, "before", before), (16, "after", after)):
+        out.append(f'<text x="0" y="{y + 10}" font-size="10" fill="#57606a">{phase}</text>')
+        if findings is None:
+            out.append(f'<text x="{label}" y="{y + 10}" font-size="10" fill="#afb8c1">no audit</text>')
+            continue
+        x = float(label)
+        for severity in ("high", "medium", "low"):
+            w = width * findings[severity] / scale if scale else 0
+            if w:
+                out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="11" rx="1.5" '
+                           f'fill="{COLORS[severity]}"><title>{findings[severity]} {severity}</title></rect>')
+            x += w
+        if x == label:
+            out.append(f'<text x="{label}" y="{y + 10}" font-size="10" fill="#2da44e">none open</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def page(kind: str, table: list[dict]) -> str:
+    """The fleet page as self-contained HTML (inline CSS and SVG, no external asset)."""
+    e = html.escape
+    t = totals(table)
+    steps = [s for s, unused, unused_names in STEPS] if kind == "secure_cluster" else []
+    scale = max([sum(f[k] for k in ("high", "medium", "low")) for r in table for f in (r["before"], r["after"]) if f]
+                + [1])
+    badges = [("b-total", f"{t['clusters']} clusters"), ("b-done", f"{t['done']} done")]
+    if kind == "secure_cluster":
+        badges.append(("b-changed", f"{t['changed']} changed"))
+    badges += [("b-failed", f"{t['failed']} failed"), ("b-unreached", f"{t['not_reached']} not reached")]
+    if t["pending"]:
+        badges.append(("b-pending", f"{t['pending']} pending"))
+    drifted = sum(1 for r in table if r["drift"])
+    if drifted:
+        badges.append(("b-failed", f"{drifted} drifted ({t['drift']} findings)"))
+    # A count of zero is no news: its badge is grey, whatever its colour otherwise.
+    badges = [(css if not text.startswith("0 ") else "b-pending", text) for css, text in badges]
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>{e(TITLES[kind])} - {e(headline(table, kind))}</title>", f"<style>\n{STYLE}\n</style>", "</head>",
+           "<body>", f"<h1>{e(TITLES[kind])}</h1>",
+           '<div class="headline">' + "".join(f'<span class="badge {c}">{e(text)}</span>' for c, text in badges)
+           + "</div>",
+           '<p class="legend">Findings open:' + "".join(f'<i style="background:{COLORS[k]}"></i>{k}'
+                                                        for k in ("high", "medium", "low"))
+           + " &middot; counts are high / medium / low / info &middot; reached: the first read of the cluster's "
+             "API succeeded</p>",
+           '<table id="fleet">', "<thead><tr><th>cluster</th><th>status</th>"
+           + "".join(f"<th>{e(STEP_LABELS[s])}</th>" for s in steps)
+           + "<th>findings</th><th>drift</th><th>edge nodes</th><th>reports</th></tr></thead>", "<tbody>"]
+    for row in table:
+        css = {"done": "done", "failed": "failed", "not reached": "unreached", "pending": "pending"}[row["status"]]
+        status = {"done": "changed" if row["changed_steps"] else "unchanged" if row["steps"] else "done",
+                  "failed": "failed",
+                  "not reached": "not reached", "pending": "pending"}[row["status"]]
+        cell = f"<strong>{e(status)}</strong>"
+        if row["message"]:
+            cell += f'<span class="msg">{e(_where(row))}{e(_one_line(row["message"], 400))}</span>'
+        cells = [f'<td class="host">{e(row["host"])}</td>', f'<td class="status">{cell}</td>']
+        if steps and all(row["steps"][s]["state"] == "not run" for s in steps):
+            cells.append(f'<td colspan="{len(steps)}" class="nosteps">no step ran</td>')
+            steps_here = []
+        else:
+            steps_here = steps
+        for s in steps_here:
+            outcome = row["steps"][s]
+            title = _outcome_text(outcome) if outcome["state"] != "failed" else f"failed: {outcome['detail']}"
+            text = "off" if outcome["state"] == "skipped" else outcome["state"]
+            cells.append(f'<td><span class="step s-{outcome["state"].replace(" ", "-")}" title="{e(title)}">'
+                         f"{e(text)}</span></td>")
+        counts = f'<div class="counts">{_counts(row["before"])} &rarr; {_counts(row["after"])}</div>' \
+            if row["before"] or row["after"] else ""
+        cells.append(f"<td>{bars(row['before'], row['after'], scale)}{counts}</td>")
+        cells.append(f'<td class="drift">{row["drift"]}</td>' if row["drift"] else '<td class="none">-</td>')
+        cells.append(f'<td class="edge">{e(_edge_text(row["edge_nodes"]))}</td>')
+        links = " ".join(f'<a href="{e(link)}">{e(phase)}</a>' for phase, link in row["links"].items())
+        cells.append(f"<td>{links}</td>" if links else '<td class="none">-</td>')
+        out.append(f'<tr id="host-{e(row["host"])}" class="{css}" data-status="{e(row["status"])}">'
+                   + "".join(cells) + "</tr>")
+    out += ["</tbody>", "</table>", "</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def write(path: str, content: str, check_mode: bool) -> bool:
+    """Write the file when it reads differently (never in check mode); True when it was (or would be) written."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == content:
+                return False
+    except FileNotFoundError:
+        pass
+    if not check_mode:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    return True
+
+
+def stats(kind: str, table: list[dict], paths: dict) -> dict:
+    """What set_stats carries for AWX (key secure_cluster_fleet): per host status, message, changed steps,
+    findings and drift; the totals; the pages' paths."""
+    return {"kind": kind, "totals": totals(table), "pages": paths,
+            "hosts": {r["host"]: {"status": r["status"], "reached": r["reached"], "message": r["message"],
+                                  "step": r["step"], "changed_steps": r["changed_steps"],
+                                  "findings": r["after"] or r["before"] or {}, "drift": r["drift"]}
+                      for r in table}}
