@@ -85,6 +85,26 @@ def demo_cluster_up(name: str) -> Cluster:
     return cluster
 
 
+LOCKDOWN = "deny-kube-node-port-services"  # nodeport_lockdown_name's default
+REMOVED_TAINT = ("dedicated", "edge", "NoExecute")
+
+
+def drift_by_hand(cluster) -> str:
+    """Remove the NoExecute edge taint from one edge node and delete the lockdown policy, as a person would."""
+    from kubernetes import client
+    api = cluster.client()
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    node = next(n for n in core.list_node(label_selector="dedicated=edge").items)
+    kept = [t for t in node.spec.taints if (t.key, t.value, t.effect) != REMOVED_TAINT]
+    assert len(kept) < len(node.spec.taints)
+    core.patch_node(node.metadata.name, {"spec": {"taints": [{"key": t.key, "value": t.value, "effect": t.effect}
+                                                             for t in kept]}})
+    policies = custom.list_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies")["items"]
+    lockdown = next(p["metadata"]["name"] for p in policies if p["metadata"]["name"].endswith(LOCKDOWN))
+    custom.delete_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies", lockdown)
+    return node.metadata.name
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 

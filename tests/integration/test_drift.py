@@ -8,12 +8,10 @@ import shutil
 
 import pytest
 
-from conftest import REPO, cluster_down, demo_cluster_up, run_playbook, unique
+from conftest import REPO, cluster_down, demo_cluster_up, drift_by_hand, run_playbook, unique
 
 INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
 HOST = "local-demo"
-LOCKDOWN = "deny-kube-node-port-services"  # nodeport_lockdown_name's default
-REMOVED_TAINT = ("dedicated", "edge", "NoExecute")
 
 
 @pytest.fixture(scope="module")
@@ -63,22 +61,6 @@ def test_the_high_gate_on_the_secured_cluster_fails_exactly_when_a_high_finding_
     assert result.returncode == (2 if high else 0), result.stdout[-3000:]
     assert ("exposure gate (secure_cluster_fail_on=high)" in result.stdout) == bool(high)
     assert "Nothing reappeared since the last report." in (reports / f"{HOST}-before.md").read_text()
-
-
-def drift_by_hand(cluster) -> str:
-    """Remove the NoExecute edge taint from one edge node and delete the lockdown policy, as a person would."""
-    from kubernetes import client
-    api = cluster.client()
-    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
-    node = next(n for n in core.list_node(label_selector="dedicated=edge").items)
-    kept = [t for t in node.spec.taints if (t.key, t.value, t.effect) != REMOVED_TAINT]
-    assert len(kept) < len(node.spec.taints)
-    core.patch_node(node.metadata.name, {"spec": {"taints": [{"key": t.key, "value": t.value, "effect": t.effect}
-                                                             for t in kept]}})
-    policies = custom.list_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies")["items"]
-    lockdown = next(p["metadata"]["name"] for p in policies if p["metadata"]["name"].endswith(LOCKDOWN))
-    custom.delete_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies", lockdown)
-    return node.metadata.name
 
 
 def test_the_audit_names_the_drift_and_the_drift_gate_fails_the_host_without_writing(cluster, reports, pre_drift):

@@ -1,6 +1,8 @@
-"""The fleet page of a real two-cluster run: one IKS-profile cluster that is fine, one whose kubeconfig points at a
-closed port. Both are rows; the run fails for the unreachable one only; AWX (ansible-runner) gets the summary
-through set_stats; headless Chromium renders the page."""
+"""The fleet page of a real three-cluster run: two IKS-profile clusters (one stays healthy, the other drifts between
+runs: the test removes an edge taint and deletes the lockdown policy by hand) and one whose kubeconfig points at a
+closed port. All are rows; the run fails for the unreachable one only; the nightly audit names the drift and its
+gate fails the drifted cluster; AWX (ansible-runner) gets the summary through set_stats; headless Chromium renders
+the page."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, cluster_down, cluster_up, run_playbook, unique
+from conftest import REPO, cluster_down, cluster_up, demo_cluster_up, drift_by_hand, run_playbook, unique
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -28,8 +30,9 @@ def closed_port() -> int:
         return sock.getsockname()[1]  # closed again when the socket is: nothing listens there
 
 
-def fleet_inventory(cluster, workdir: Path) -> tuple[Path, str]:
-    """One inventory, two IKS-profile clusters: the real one and a copy of its kubeconfig on a closed port."""
+def fleet_inventory(cluster, drifting, workdir: Path) -> tuple[Path, str]:
+    """One inventory, three IKS-profile clusters: two real ones and a copy of the first's kubeconfig on a closed
+    port. Each real cluster has its own IBM Cloud API emulator."""
     config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
     down = f"https://127.0.0.1:{closed_port()}"
     for entry in config["clusters"]:
@@ -37,12 +40,15 @@ def fleet_inventory(cluster, workdir: Path) -> tuple[Path, str]:
     (workdir / "down.kubeconfig").write_text(yaml.safe_dump(config))
     common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
               "edge_nodes_per_zone": 1, "edge_nodes_min_per_zone": 1,
-              "exposure_report_dir": str(workdir / "reports"),
-              "secure_cluster_iks_cluster": cluster.env["IKS_CLUSTER"],
-              "secure_cluster_ibmcloud_api_key": cluster.env["IBMCLOUD_API_KEY"],
-              "secure_cluster_iks_endpoint": cluster.env["IKS_API_URL"]}
-    hosts = {"fl-fine": {**common, "secure_cluster_kubeconfig": cluster.kubeconfig},
-             "fl-down": {**common, "secure_cluster_kubeconfig": str(workdir / "down.kubeconfig")}}
+              "exposure_report_dir": str(workdir / "reports")}
+
+    def iks(of) -> dict:
+        return {"secure_cluster_iks_cluster": of.env["IKS_CLUSTER"],
+                "secure_cluster_ibmcloud_api_key": of.env["IBMCLOUD_API_KEY"],
+                "secure_cluster_iks_endpoint": of.env["IKS_API_URL"]}
+    hosts = {"fl-fine": {**common, **iks(cluster), "secure_cluster_kubeconfig": cluster.kubeconfig},
+             "fl-drift": {**common, **iks(drifting), "secure_cluster_kubeconfig": drifting.kubeconfig},
+             "fl-down": {**common, **iks(cluster), "secure_cluster_kubeconfig": str(workdir / "down.kubeconfig")}}
     path = workdir / "inventory.yml"
     path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}, sort_keys=False))
     return path, down
@@ -50,18 +56,20 @@ def fleet_inventory(cluster, workdir: Path) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def fleet_run(tmp_path_factory):
-    """secure-cluster.yml over both clusters in one batch (max_fail_percentage 50: the fine one finishes)."""
-    name = unique("fl-iks")
+    """secure-cluster.yml over the three clusters in one batch (max_fail_percentage 50: the real ones finish)."""
+    name, drifting_name = unique("fl-iks"), unique("fl-drift")
     cluster = cluster_up(name, "--nodes", "6", "--profile", "iks")
-    workdir = tmp_path_factory.mktemp("fleet")
-    inventory, down = fleet_inventory(cluster, workdir)
-    extra = json.dumps({"secure_cluster_serial": 2, "secure_cluster_max_fail_percentage": 50})
     try:
+        drifting = demo_cluster_up(drifting_name)  # with the demo app, whose NodePorts the lockdown blocks
+        workdir = tmp_path_factory.mktemp("fleet")
+        inventory, down = fleet_inventory(cluster, drifting, workdir)
+        extra = json.dumps({"secure_cluster_serial": 3, "secure_cluster_max_fail_percentage": 50})
         result = run_playbook(cluster, "secure-cluster.yml", "-i", str(inventory), "-e", extra, check=False)
-        yield {"cluster": cluster, "workdir": workdir, "inventory": inventory, "down": down, "result": result,
-               "extra": extra}
+        yield {"cluster": cluster, "drifting": drifting, "workdir": workdir, "inventory": inventory, "down": down,
+               "result": result, "extra": extra}
     finally:
         cluster_down(name)
+        cluster_down(drifting_name)
 
 
 def md_rows(path: Path) -> dict:
@@ -69,17 +77,28 @@ def md_rows(path: Path) -> dict:
             if line.startswith("| `")}
 
 
-def test_both_clusters_are_rows_and_only_the_unreachable_one_fails(fleet_run):
+def md_cell(path: Path, host: str, column: str) -> str:
+    """One cell of the fleet page's Markdown table, found by the header's column name."""
+    lines = path.read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| cluster |"))
+    row = next(line for line in lines if line.startswith(f"| `{host}` |"))
+    names = [cell.strip() for cell in header.strip("|").split(" | ")]
+    return [cell.strip() for cell in row.strip("|").split(" | ")][names.index(column)]
+
+
+def test_every_cluster_is_a_row_and_only_the_unreachable_one_fails(fleet_run):
     result, reports = fleet_run["result"], fleet_run["workdir"] / "reports"
     assert result.returncode == 2, result.stdout[-3000:]
     recap = result.stdout.split("PLAY RECAP")[1]
     assert re.search(r"fl-down\s+:.*failed=1", recap) and re.search(r"fl-fine\s+:.*failed=0", recap), recap
+    assert re.search(r"fl-drift\s+:.*failed=0", recap), recap
     # The error is printed where it happened and again when the host fails after the page.
     assert f"cannot reach the Kubernetes API server at {fleet_run['down']}" in result.stdout
     assert "Plan the edge nodes" in result.stdout  # the fine cluster ran its steps
     rows = md_rows(reports / "fleet.md")
-    assert list(rows) == ["fl-fine", "fl-down"]
+    assert list(rows) == ["fl-fine", "fl-drift", "fl-down"]
     assert "| yes | done, changed | changed |" in rows["fl-fine"], rows["fl-fine"]
+    assert "| yes | done, changed | changed |" in rows["fl-drift"], rows["fl-drift"]
     assert "skipped (secure_cluster_private_ingress)" in rows["fl-fine"]
     assert "[before](fl-fine-before.html), [after](fl-fine-after.html)" in rows["fl-fine"]
     assert (reports / "fl-fine-after.html").exists()
@@ -88,8 +107,9 @@ def test_both_clusters_are_rows_and_only_the_unreachable_one_fails(fleet_run):
     assert 'id="host-fl-fine" class="done"' in page and 'id="host-fl-down" class="unreached"' in page
     lines = [line for line in result.stdout.splitlines() if line.startswith("fleet:")]
     assert re.match(r"fleet: fl-fine done, changed \d+ steps \(edge_nodes, .*nodeport_lockdown", lines[0]), lines
-    assert lines[1].startswith("fleet: fl-down not reached: cannot reach")
-    assert lines[2].startswith("fleet: 2 clusters: 1 done (1 changed), 0 failed, 1 not reached - ")
+    assert lines[1].startswith("fleet: fl-drift done, changed ")
+    assert lines[2].startswith("fleet: fl-down not reached: cannot reach")
+    assert lines[3].startswith("fleet: 3 clusters: 2 done (2 changed), 0 failed, 1 not reached - ")
 
 
 def test_a_rerun_of_the_fine_cluster_alone_keeps_its_row_unchanged_and_the_page_follows_limit(fleet_run):
@@ -116,7 +136,7 @@ def test_the_audit_writes_the_fleet_page_too_and_fails_only_the_unreachable_clus
                           check=False)
     assert result.returncode == 2 and fleet_run["cluster"].writes_since(mark) == []
     rows = md_rows(tmp_path / "fleet.md")
-    assert list(rows) == ["fl-fine", "fl-down"]
+    assert list(rows) == ["fl-fine", "fl-drift", "fl-down"]
     assert rows["fl-fine"].startswith("| `fl-fine` | yes | done |") and "[before](fl-fine-before.html)" \
         in rows["fl-fine"]
     assert "| no | not reached: cannot reach the Kubernetes API server" in rows["fl-down"]
@@ -138,11 +158,49 @@ def test_ansible_runner_hands_the_fleet_summary_to_awx_through_set_stats(fleet_r
     stats = [e for e in events if e.get("event") == "playbook_on_stats"]
     assert len(stats) == 1
     fleet = stats[0]["event_data"]["artifact_data"]["secure_cluster_fleet"]
-    assert fleet["totals"]["clusters"] == 2 and fleet["totals"]["done"] == 1 and fleet["totals"]["not_reached"] == 1
+    assert fleet["totals"]["clusters"] == 3 and fleet["totals"]["done"] == 2 and fleet["totals"]["not_reached"] == 1
     assert fleet["hosts"]["fl-fine"]["status"] == "done" and fleet["hosts"]["fl-fine"]["changed_steps"] == []
+    assert fleet["hosts"]["fl-drift"]["status"] == "done" and fleet["hosts"]["fl-drift"]["changed_steps"] == []
     assert fleet["hosts"]["fl-down"]["status"] == "not reached"
     assert "cannot reach the Kubernetes API server" in fleet["hosts"]["fl-down"]["message"]
     assert fleet["pages"]["html"].endswith("/reports/fleet.html")
+
+
+def test_the_nightly_audit_names_the_drift_and_its_gate_fails_the_drifted_cluster_only(fleet_run, tmp_path, monkeypatch):
+    """Someone removes an edge taint and deletes the lockdown policy of one cluster; the audit job (as AWX runs it,
+    with secure_cluster_fail_on: drift) fails that cluster, writes nothing, and says so on both pages and in the
+    set_stats summary."""
+    import ansible_runner
+    node = drift_by_hand(fleet_run["drifting"])
+    marks = {c: fleet_run[c].audit_mark() for c in ("cluster", "drifting")}
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "hosts.yml").write_text(fleet_run["inventory"].read_text())
+    monkeypatch.setenv("PATH", f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
+    result = ansible_runner.run(private_data_dir=str(tmp_path), project_dir=str(REPO), playbook="playbooks/audit.yml",
+                                extravars={"secure_cluster_fail_on": "drift"}, ident="nightly", quiet=True,
+                                envvars={"ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build")})
+    assert result.status == "failed" and result.rc == 2
+    assert all(fleet_run[c].writes_since(mark) == [] for c, mark in marks.items())
+    events = [json.loads(p.read_text()) for p in (tmp_path / "artifacts" / "nightly" / "job_events").glob("*.json")]
+    fleet = next(e for e in events if e.get("event") == "playbook_on_stats")["event_data"]["artifact_data"][
+        "secure_cluster_fleet"]
+    hosts = fleet["hosts"]
+    assert fleet["kind"] == "audit" and fleet["totals"]["failed"] == 1 and fleet["totals"]["not_reached"] == 1
+    assert hosts["fl-fine"]["status"] == "done" and hosts["fl-fine"]["drift"] == 0
+    assert hosts["fl-drift"]["status"] == "failed" and hosts["fl-drift"]["drift"] >= 2  # the taint, the NodePorts
+    assert hosts["fl-drift"]["message"].startswith("exposure gate (secure_cluster_fail_on=drift): ")
+    assert f"medium EdgeNode {node}" in hosts["fl-drift"]["message"]
+    assert hosts["fl-down"]["status"] == "not reached"
+
+    reports = fleet_run["workdir"] / "reports"
+    rows = md_rows(reports / "fleet.md")
+    assert list(rows) == ["fl-fine", "fl-drift", "fl-down"]
+    assert md_cell(reports / "fleet.md", "fl-drift", "drift") == str(hosts["fl-drift"]["drift"])
+    assert "exposure gate" in md_cell(reports / "fleet.md", "fl-drift", "status")
+    assert md_cell(reports / "fleet.md", "fl-fine", "drift") == "-"
+    drifted = (reports / "fl-drift-before.md").read_text().split("## Reappeared since the last report")[1]
+    assert f"| medium | EdgeNode | `{node}` | edge node without taint dedicated=edge:NoExecute" in drifted
+    assert "| high | NodePort | `shop/" in drifted.split("## Network")[0]
 
 
 def png_size_and_colours(path: Path) -> tuple[int, int, int]:
@@ -194,7 +252,7 @@ def chromium(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, check=False, timeout=120)
 
 
-def test_chromium_renders_the_fleet_page_with_both_rows(fleet_run, tmp_path):
+def test_chromium_renders_the_fleet_page_with_every_row(fleet_run, tmp_path):
     page = fleet_run["workdir"] / "reports" / "fleet.html"
     if 'id="host-fl-down"' not in page.read_text():  # the --limit re-run rewrote it with one row
         run_playbook(fleet_run["cluster"], "secure-cluster.yml", "-i", str(fleet_run["inventory"]),
@@ -206,7 +264,7 @@ def test_chromium_renders_the_fleet_page_with_both_rows(fleet_run, tmp_path):
     assert (width, height) == (1400, 500)
     assert colours > 8, "the screenshot is (nearly) one colour: the page did not render"
     dom = chromium("--dump-dom", page.as_uri()).stdout
-    assert 'id="host-fl-fine"' in dom and 'id="host-fl-down"' in dom
+    assert 'id="host-fl-fine"' in dom and 'id="host-fl-down"' in dom and 'id="host-fl-drift"' in dom
     assert "not reached" in dom and "<svg" in dom
     if os.environ.get("SECURE_CLUSTER_KEEP_SCREENSHOT"):
         Path(os.environ["SECURE_CLUSTER_KEEP_SCREENSHOT"]).write_bytes(shot.read_bytes())
