@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: fleet_report
 short_description: Write the fleet page of a run, one row per cluster (inventory host)
-version_added: 1.0.0
+version_added: 1.1.0
 description:
   - Runs on the controller only (an action plugin; this file holds its documentation). Run it once per batch
     (C(run_once)); it reads the variables of every host of the play (C(ansible_play_hosts_all)), so a row is there
