@@ -15,6 +15,8 @@ connection, ``secure_cluster_in_process: false``) runs the module the usual way.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import inspect
 import io
 import json
 import os
@@ -58,32 +60,86 @@ PROFILE = "legacy"
 SWITCH = "secure_cluster_in_process"
 
 
+# The calls this file makes to ansible-core's private functions, as (name, function, positional, keywords): at load
+# each must accept them (inspect.signature), or the modules run the usual way. Placeholders stand for the values.
+def _calls() -> list[tuple[str, object, tuple, dict]]:
+    calls = [
+        ("ActionBase._update_module_args", NormalAction._update_module_args, (None,) * 4, {"ignore_unknown_opts": False}),
+        ("ActionBase._parse_returned_data", NormalAction._parse_returned_data, (None, None, PROFILE), {}),
+        ("ActionBase._compute_environment_string", NormalAction._compute_environment_string, (None,), {}),
+        ("ActionBase._execute_module", NormalAction._execute_module, (None,),
+         {name: None for name in ("module_name", "module_args", "task_vars", "wrap_async", "ignore_unknown_opts")}),
+    ]
+    if MISSING is None:
+        calls += [("run_module", run_module, (), {k: None for k in ("json_params", "profile", "extensions", "module_fqn",
+                                                                    "modlib_path")}),
+                  ("get_module_encoder", get_module_encoder, (PROFILE, None), {})]
+    return calls
+
+
+def mismatched() -> str | None:
+    """Which private ansible-core function no longer takes the call this file makes, or None when all do."""
+    for name, function, args, kwargs in _calls():
+        try:
+            inspect.signature(function).bind(*args, **kwargs)
+        except (TypeError, ValueError) as exc:
+            return f"ansible-core's {name} does not take the call the in-process run makes ({exc})"
+    return None
+
+
+SIGNATURES = mismatched()
+# The _execute_module arguments the in-process run understands; any other one given runs the module the usual way.
+KNOWN = {"self", "module_name", "module_args", "tmp", "task_vars", "persist_files", "delete_remote_tmp",
+         "wrap_async", "ignore_unknown_opts"}
+
+
 def unavailable() -> str | None:
     """Why this ansible-core cannot run modules in process, or None when it can."""
     if RELEASE not in PROVEN:
         proven = ", ".join(".".join(map(str, release)) for release in PROVEN)
         return f"in-process runs are proven on ansible-core {proven}; this is {ANSIBLE_VERSION}"
-    return MISSING
+    return MISSING or SIGNATURES
+
+
+class NotStarted(Exception):
+    """Something failed before the module began: the usual run is still safe (nothing was written)."""
 
 
 class ActionModule(NormalAction):
     """``normal``, except that a local run in the controller's interpreter happens in this process."""
 
-    def _execute_module(self, module_name=None, module_args=None, tmp=None, task_vars=None, persist_files=False,
-                        delete_remote_tmp=None, wrap_async=False, ignore_unknown_opts: bool = False):
-        task_vars = task_vars if task_vars is not None else {}
-        reason = self._not_here(task_vars, wrap_async)
-        if module_name not in (None, self._task.action) or reason:
-            if reason:
-                display.vvv(f"{self._task.action}: a new Python process runs the module ({reason})")
-            # ansible-core 2.16 has no ignore_unknown_opts: pass it only when it is set.
-            extra = {"ignore_unknown_opts": True} if ignore_unknown_opts else {}
-            return super()._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars,
-                                           persist_files=persist_files, wrap_async=wrap_async, **extra)
-        display.vvv(f"{self._task.action}: the module runs in the controller's Python (in process)")
-        args = dict(self._task.args if module_args is None else module_args)
-        self._update_module_args(self._task.action, args, task_vars, ignore_unknown_opts=ignore_unknown_opts)
-        return self._cleaned(self._parse_returned_data(self._run_here(args), PROFILE))
+    def _execute_module(self, *args, **kwargs):
+        # Every argument, including those a newer ansible-core adds, reaches the usual run untouched.
+        usual = super()._execute_module
+        try:
+            call = inspect.signature(usual).bind(*args, **kwargs).arguments
+        except TypeError:
+            return usual(*args, **kwargs)  # ansible-core reports the wrong call itself
+        try:
+            try:
+                reason = self._not_here(call)
+            except Exception as exc:  # pylint: disable=broad-except
+                raise NotStarted(f"checking where to run failed: {type(exc).__name__}: {exc}") from exc
+            if reason is None:
+                display.vvv(f"{self._task.action}: the module runs in the controller's Python (in process)")
+                return self._here(call)
+        except NotStarted as exc:
+            reason = str(exc)
+        if reason:
+            display.vvv(f"{self._task.action}: a new Python process runs the module ({reason})")
+        return usual(*args, **kwargs)
+
+    def _here(self, call: dict) -> dict:
+        """Run in this process; anything raised before the module starts is a NotStarted (the usual run follows)."""
+        task_vars = call.get("task_vars") or {}
+        try:
+            args = dict(self._task.args if call.get("module_args") is None else call["module_args"])
+            self._update_module_args(self._task.action, args, task_vars,
+                                     ignore_unknown_opts=bool(call.get("ignore_unknown_opts", False)))
+            prepared = self._prepare(args)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise NotStarted(f"preparing the in-process run failed: {type(exc).__name__}: {exc}") from exc
+        return self._cleaned(self._parse_returned_data(self._run_here(*prepared), PROFILE))
 
     @staticmethod
     def _cleaned(parsed) -> dict:
@@ -95,8 +151,13 @@ class ActionModule(NormalAction):
         remove_internal_keys(parsed)
         return parsed
 
-    def _not_here(self, task_vars: dict, wrap_async: bool) -> str | None:
+    def _not_here(self, call: dict) -> str | None:
         """Why this run cannot happen in this process, or None when it can."""
+        if call.get("module_name") not in (None, self._task.action):
+            return ""  # another module (an action's helper): the usual way, nothing to say
+        if unknown := sorted(set(call) - KNOWN):
+            return f"ansible-core passes {', '.join(unknown)}, which the in-process run does not know"
+        task_vars, wrap_async = call.get("task_vars") or {}, call.get("wrap_async", False)
         switch = task_vars.get(SWITCH, True)
         if not check_type_bool(self._templar.template(switch) if isinstance(switch, str) else switch):
             return f"{SWITCH} is false"
@@ -117,15 +178,19 @@ class ActionModule(NormalAction):
                 return f"interpreter {interpreter} is not the controller's"
         return None
 
-    def _run_here(self, args: dict) -> dict:
-        """Run the module as AnsiballZ would, and return what it printed like a finished command."""
+    def _prepare(self, args: dict) -> tuple[str, bytes]:
+        """The module's name and its encoded arguments, once the module imports (its main has not begun)."""
         namespace, collection, name = self._task.resolved_action.split(".")
         module_fqn = f"ansible_collections.{namespace}.{collection}.plugins.modules.{name}"
-        # The action plugin imported the module (for what it imports); it runs again here as __main__, from a
-        # fresh copy, as runpy expects.
-        sys.modules.pop(module_fqn, None)
+        importlib.import_module(module_fqn)  # an import error shows here, before anything ran
         params = json.dumps({"ANSIBLE_MODULE_ARGS": args},
                             cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode()
+        # The module runs again as __main__, from a fresh copy, as runpy expects.
+        sys.modules.pop(module_fqn, None)
+        return module_fqn, params
+
+    def _run_here(self, module_fqn: str, params: bytes) -> dict:
+        """Run the module as AnsiballZ would, and return what it printed like a finished command."""
         output, rc = io.StringIO(), 0
         controller = _module_internal.is_controller
         _module_internal.is_controller = False  # the module reports warnings in its result, as on a target
