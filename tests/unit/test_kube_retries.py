@@ -316,3 +316,15 @@ def test_a_tls_certificate_error_is_not_retried_but_a_handshake_cut_short_is():
     assert connection_failure(urllib3.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
                                                           "failed")) is None
     assert connection_failure(urllib3.exceptions.SSLError("EOF occurred in violation of protocol")) == "unsent"
+
+
+def test_the_ibm_cloud_client_sends_again_after_a_reset_and_a_refused_connection_fails_clearly(faults, monkeypatch):
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.iks import IksClient, IksError
+    monkeypatch.setattr("time.sleep", lambda unused: None)
+    server = faults(["reset"], {("POST", "/identity/token"): (200, {"access_token": "a", "expires_in": 3600})})
+    client = IksClient("key", endpoint=f"http://127.0.0.1:{server.port}", retries=3)
+    assert client.token() == "a"
+    assert [r[1] for r in server.requests] == ["/identity/token"] * 2
+    port = closed_port()
+    with pytest.raises(IksError, match=f"cannot reach the IBM Cloud API at http://127.0.0.1:{port}/identity/token"):
+        IksClient("key", endpoint=f"http://127.0.0.1:{port}", retries=3).token()
