@@ -141,7 +141,8 @@ def test_faults_spread_over_a_run_are_survived_or_fail_cleanly_and_the_rollback_
             proxy.heal()
             step = failed_cleanly(result)
             if step is None:
-                problems.append(f"pattern {forward}: did not fail cleanly:\n{result.stdout[-2500:]}\n{result.stderr[-1500:]}")
+                problems.append(f"pattern {forward}: did not fail cleanly:\n{result.stdout[-2500:]}\n"
+                                f"{result.stderr[-1500:]}")
             else:
                 clean_failures += 1
             locked = lockouts(cluster, reach)
@@ -160,7 +161,8 @@ def test_faults_spread_over_a_run_are_survived_or_fail_cleanly_and_the_rollback_
             elif result.returncode == 0:
                 survived += 1
             else:
-                problems.append(f"rollback {backward}: a single {backward[0]} was not survived:\n{result.stdout[-3000:]}")
+                problems.append(f"rollback {backward}: a single {backward[0]} was not survived:\n"
+                                f"{result.stdout[-3000:]}")
             proxy.fired.clear()
         rollbacks += 1
         if result.returncode == 0 and snapshot(cluster) == before:
