@@ -16,6 +16,16 @@ import struct
 import threading
 
 
+def _stop_listening(listener: socket.socket) -> None:
+    """Refuse new connections now: close() alone leaves the socket listening while a thread blocks in accept()
+    on it; shutdown() wakes that thread and ends the listen on Linux."""
+    try:
+        listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    listener.close()
+
+
 def _reset(sock: socket.socket) -> None:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -60,7 +70,7 @@ class FaultProxy:
     def close(self) -> None:
         with self._lock:
             self.down = True
-            self.listener.close()
+            _stop_listening(self.listener)
             for sock in list(self._open):
                 _reset(sock)
             self._open.clear()
@@ -71,6 +81,10 @@ class FaultProxy:
                 client, unused = listener.accept()
             except OSError:
                 return
+            with self._lock:
+                if self.down or listener is not self.listener:  # accepted just before the outage began
+                    _reset(client)
+                    return
             try:
                 server = socket.create_connection(self.upstream, timeout=10)
                 server.settimeout(None)
@@ -133,4 +147,4 @@ class FaultProxy:
         self._open.clear()
         if kind == "outage":
             self.down = True
-            self.listener.close()
+            _stop_listening(self.listener)
