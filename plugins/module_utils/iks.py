@@ -10,6 +10,7 @@ two cannot be installed together. IBM's client is instead the judge of our emula
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
@@ -49,6 +50,10 @@ class IksError(SecureClusterError):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+class IksUnreachable(IksError):
+    """The IBM Cloud API could not be reached, or the connection broke before its answer was read."""
 
 
 def endpoints(endpoint: str, iam_endpoint: str | None, region: str | None = None) -> tuple[str, str]:
@@ -95,7 +100,10 @@ class IksClient:
         except HTTPError as exc:
             return exc.code, dict(exc.headers or {}), exc.read() or b""
         except URLError as exc:
-            raise IksError(f"cannot reach the IBM Cloud API at {url.split('?')[0]}: {exc.reason}") from None
+            raise IksUnreachable(f"cannot reach the IBM Cloud API at {url.split('?')[0]}: {exc.reason}") from None
+        except (OSError, http.client.HTTPException) as exc:  # reset or cut short while reading the answer
+            raise IksUnreachable(f"the connection to the IBM Cloud API at {url.split('?')[0]} broke: "
+                                 f"{exc.__class__.__name__} {exc}".rstrip()) from None
 
     def token(self, force: bool = False) -> str:
         """A valid IAM access token, fetched again when it is about to expire (or when forced)."""
@@ -121,7 +129,15 @@ class IksClient:
                 self.reads += 1
             elif counted:
                 self.writes += 1
-            status, response_headers, raw = self._http(method, url, data, headers)
+            try:
+                status, response_headers, raw = self._http(method, url, data, headers)
+            except IksUnreachable:
+                # Every call this client makes is safe to send again: reads, a token (stores nothing), and an
+                # ALB enable or disable, which sets a state rather than adding one.
+                if attempt == self.retries - 1:
+                    raise
+                time.sleep(min(self.backoff * 2 ** attempt, MAX_RETRY_AFTER))
+                continue
             if status not in RETRY_STATUS or attempt == self.retries - 1:
                 return status, response_headers, raw, attempt + 1
             retry_after = response_headers.get("Retry-After") or response_headers.get("retry-after")

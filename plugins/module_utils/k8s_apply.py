@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import raise_if
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import Kube, KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import Kube, KubeError, contains
 
 
 def run(run) -> dict:
@@ -109,16 +109,6 @@ def scope_errors(kube: Kube, definitions: list[dict]) -> list[str]:
         if namespaced and not obj["metadata"].get("namespace"):
             errors.append(f"{where}: metadata.namespace is required for a namespaced kind")
     return errors
-
-
-def contains(live, desired) -> bool:
-    """Whether the live object already has every field the desired one sets (the API server adds defaults)."""
-    if isinstance(desired, dict):
-        return isinstance(live, dict) and all(contains(live.get(k), v) for k, v in desired.items())
-    if isinstance(desired, list):
-        return isinstance(live, list) and len(live) == len(desired) and all(
-            contains(a, b) for a, b in zip(live, desired))
-    return live == desired
 
 
 def managed_view(live: dict | None, desired: dict):

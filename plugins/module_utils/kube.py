@@ -56,6 +56,11 @@ PATCH_TYPES = {
     "apply": "application/apply-patch+yaml",
 }
 IN_CLUSTER = "/var/run/secrets/kubernetes.io/serviceaccount"
+# POSTs that store nothing: the API server answers from its authorizer or authenticator, so a resend is harmless.
+REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews", "subjectaccessreviews",
+           "localsubjectaccessreviews", "tokenreviews")
+# Connection failures are retried after 0.2, 0.4, 0.8, 1.6 s (with the default backoff), at most this long each.
+MAX_CONNECTION_BACKOFF = 5.0
 
 
 class KubeError(SecureClusterError):
@@ -269,6 +274,68 @@ def _describe_connection_error(exc: Exception) -> str:
     return text
 
 
+def contains(live, desired) -> bool:
+    """Whether the live object already has every field the desired one sets (the API server adds defaults)."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(contains(live.get(k), v) for k, v in desired.items())
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(live) == len(desired) and all(
+            contains(a, b) for a, b in zip(live, desired))
+    return live == desired
+
+
+def connection_failure(exc: Exception) -> str | None:
+    """How far a failed request got, as client-go tells a connection reset from a refused connection:
+
+    ``unsent`` when the request cannot have reached the API server (connection refused, connect timeout, TLS
+    handshake cut short): any request may be sent again. ``unknown`` when the connection broke after the
+    request went out (reset by peer, response cut short: IncompleteRead, read timeout): the server may have
+    acted on it, so only a request that does the same when repeated is sent again. None: not a connection
+    failure (a certificate the client refuses, a bad URL), never retried."""
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError (refused) is one
+        return "unsent"
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        text = str(exc)
+        if any(marker in text for marker in ("certificate", "CERTIFICATE", "wrong version number", "hostname")):
+            return None
+        return "unsent"  # EOF or reset during the handshake: no request bytes were sent
+    if isinstance(exc, urllib3.exceptions.ProxyError):
+        return "unsent"
+    if isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError)):
+        return "unknown"
+    return None
+
+
+def _is_review(path: str) -> bool:
+    return path.rstrip("/").rsplit("/", 1)[-1] in REVIEWS
+
+
+def resend_rule(method: str, path: str, body, patch_type: str | None) -> str:
+    """What may be done with a request whose connection broke after it may have reached the server.
+
+    ``resend``: the request does the same when repeated (GET; a merge, strategic or apply PATCH of the same body;
+    POSTs of reviews that store nothing). ``gone-ok``: DELETE of a named object or eviction of a named pod,
+    where a 404 after the resend means the first one did it. ``verify``: a POST create or a PUT, which are
+    never sent blindly again: the object is read back first (see :meth:`Kube.request`). ``no``: anything
+    else (a JSON patch, a create without a name)."""
+    if method in ("GET", "HEAD"):
+        return "resend"
+    if method == "PATCH":
+        return "no" if patch_type == "json" else "resend"
+    if method == "DELETE":
+        return "gone-ok"
+    if method == "POST":
+        if _is_review(path):
+            return "resend"
+        if path.rstrip("/").endswith("/eviction"):
+            return "gone-ok"
+        name = ((body or {}).get("metadata") or {}).get("name") if isinstance(body, dict) else None
+        return "verify" if name else "no"
+    if method == "PUT":
+        return "verify" if isinstance(body, dict) and (body.get("metadata") or {}).get("name") else "no"
+    return "no"
+
+
 class Kube:
     """A Kubernetes API connection: JSON requests with retries, call counting and clear errors."""
 
@@ -295,6 +362,12 @@ class Kube:
         Retries 429 (honouring Retry-After), 5xx and 409 Conflict with bounded exponential backoff. A request
         guarded by a resourceVersion conflicts again when resent, so its caller passes retry_conflict=False
         and re-reads instead.
+
+        A broken connection is retried within the same bound when that is safe (see :func:`connection_failure`
+        and :func:`resend_rule`): a request that never left is sent again; one that may have reached the server
+        only when repeating it does the same. A create (POST) or replace (PUT) is first read back: the object as
+        sent is there (our first request did it): done; not there (create): sent once more; else the error
+        says so, the cluster is left for the user to judge.
         """
         headers = {"Accept": "application/json", "Content-Type": PATCH_TYPES.get(patch_type, "application/json"),
                    "User-Agent": self.agent}
@@ -303,6 +376,8 @@ class Kube:
         params = {k: v for k, v in (query or {}).items() if v is not None}
         url = self.host + path + ("?" + urllib.parse.urlencode(params) if params else "")
         payload = None if body is None else json.dumps(body).encode()
+        rule = resend_rule(method, path, body, patch_type)
+        broken = None  # the connection failure that made the last attempt a resend, if any
         for attempt in range(self.retries):
             with self._lock:
                 if method in WRITE_METHODS:
@@ -313,17 +388,55 @@ class Kube:
                 response = self.pool.request(method, url, body=payload, headers=headers,
                                              timeout=urllib3.Timeout(total=self.timeout), retries=False)
             except urllib3.exceptions.HTTPError as exc:
-                raise KubeError(f"cannot reach the Kubernetes API server at {self.host}: "
-                                f"{_describe_connection_error(exc)}") from None
+                how = connection_failure(exc)
+                last = attempt == self.retries - 1
+                if how is None or last or (how == "unknown" and rule == "no"):
+                    tried = f" (after {attempt + 1} attempts)" if attempt else ""
+                    unsafe = (f"; {method} {path} is not sent again blindly, as the server may have acted on it"
+                              if how == "unknown" and rule == "no" else "")
+                    raise KubeError(f"cannot reach the Kubernetes API server at {self.host}: "
+                                    f"{_describe_connection_error(exc)}{tried}{unsafe}") from None
+                time.sleep(min(self.backoff * (2 ** attempt), MAX_CONNECTION_BACKOFF))
+                if how == "unknown" and rule == "verify":
+                    done = self._made_by_us(method, path, body)
+                    if done is not None:
+                        return done
+                broken = broken or how == "unknown"
+                continue
             if 200 <= response.status <= 299:
                 return json.loads(response.data) if response.data else {}
             status, reason, message = self._api_error(response)
+            if broken and status == 404 and rule == "gone-ok":
+                return {}  # the request lost in the broken connection had done it
+            if broken and status == 409 and rule == "verify":
+                done = self._made_by_us(method, path, body)
+                if done is not None:
+                    return done
             retryable = status in RETRY_STATUS or (retry_conflict and status == 409 and reason == "Conflict")
             if not retryable or attempt == self.retries - 1:
                 raise KubeError(f"{method} {path} on {self.host}: HTTP {status} {reason}: {message}",
                                 status=status, reason=reason)
             time.sleep(self._delay(attempt, response))
         raise AssertionError("unreachable")
+
+    def _made_by_us(self, method: str, path: str, body: dict):
+        """After a create or replace whose answer was lost: the object if it holds what we sent (the lost
+        request did it), None if a create should be sent again (absent), else a KubeError saying why not."""
+        name = body["metadata"]["name"]
+        target = f"{path.rstrip('/')}/{urllib.parse.quote(name)}" if method == "POST" else path
+        live = self.get_or_none(target)
+        sent = {k: v for k, v in body.items() if k != "metadata"}
+        sent["metadata"] = {k: v for k, v in body["metadata"].items() if k not in ("resourceVersion",)}
+        if live is not None and contains(live, sent):
+            return live
+        if live is None and method == "POST":
+            return None
+        if live is not None and method == "PUT" and body["metadata"].get("resourceVersion") == \
+                live["metadata"].get("resourceVersion"):
+            return None  # unchanged since we read it: the lost replace did not happen, send it again
+        raise KubeError(f"the connection to {self.host} broke during {method} {target}, and the object "
+                        f"{'does not exist' if live is None else 'now differs from what was sent'}: someone else "
+                        f"may have changed it; read it and run again")
 
     @staticmethod
     def _api_error(response) -> tuple[int, str, str]:
