@@ -216,8 +216,8 @@ def test_a_delete_whose_answer_was_lost_and_whose_resend_finds_nothing_succeeded
 
 
 def test_a_delete_answered_404_without_a_broken_connection_is_still_an_error(faults):
-    server = faults([], {("DELETE", "/api/v1/namespaces/a/configmaps/c"): (404, {"kind": "Status", "code": 404,
-                                                                                "reason": "NotFound"})})
+    not_found = {"kind": "Status", "code": 404, "reason": "NotFound"}
+    server = faults([], {("DELETE", "/api/v1/namespaces/a/configmaps/c"): (404, not_found)})
     with pytest.raises(KubeError) as err:
         server.kube().request("DELETE", "/api/v1/namespaces/a/configmaps/c")
     assert err.value.status == 404
