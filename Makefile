@@ -102,7 +102,7 @@ molecule: collection binaries
 	cd $(CURDIR)/extensions && molecule test --scenario-name default
 
 integration: collection binaries ibm-venv browser
-	python -m pytest -q tests/integration
+	python -m pytest -q --durations=15 tests/integration
 
 # What a maintainer checks before publishing: the tarball holds the collection only and passes galaxy-importer
 # (ansible-lint on, changelog check on), role READMEs match their argument specs, the changelog releases in a
