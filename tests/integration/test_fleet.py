@@ -100,7 +100,7 @@ def test_every_cluster_is_a_row_and_only_the_unreachable_one_fails(fleet_run):
     assert "| yes | done, changed | changed |" in rows["fl-fine"], rows["fl-fine"]
     assert "| yes | done, changed | changed |" in rows["fl-drift"], rows["fl-drift"]
     assert "skipped (secure_cluster_private_ingress)" in rows["fl-fine"]
-    assert "[before](fl-fine-before.html), [after](fl-fine-after.html)" in rows["fl-fine"]
+    assert "[before](./fl-fine-before.html), [after](./fl-fine-after.html)" in rows["fl-fine"]
     assert (reports / "fl-fine-after.html").exists()
     assert f"| no | not reached: cannot reach the Kubernetes API server at {fleet_run['down']}" in rows["fl-down"]
     page = (reports / "fleet.html").read_text()
@@ -137,7 +137,7 @@ def test_the_audit_writes_the_fleet_page_too_and_fails_only_the_unreachable_clus
     assert result.returncode == 2 and fleet_run["cluster"].writes_since(mark) == []
     rows = md_rows(tmp_path / "fleet.md")
     assert list(rows) == ["fl-fine", "fl-drift", "fl-down"]
-    assert rows["fl-fine"].startswith("| `fl-fine` | yes | done |") and "[before](fl-fine-before.html)" \
+    assert rows["fl-fine"].startswith("| `fl-fine` | yes | done |") and "[before](./fl-fine-before.html)" \
         in rows["fl-fine"]
     assert "| no | not reached: cannot reach the Kubernetes API server" in rows["fl-down"]
     assert "# Fleet: audit" in (tmp_path / "fleet.md").read_text()
