@@ -62,8 +62,8 @@ def test_a_truncated_state_is_named_in_a_warning_and_the_audit_rebuilds_it(clust
     path.write_text(whole[:len(whole) // 2])
     result, writes = audit(cluster, reports, "-e", "secure_cluster_fail_on=drift")
     assert writes == [] and result.returncode == 0, result.stdout[-3000:]
-    out = " ".join(result.stdout.split())  # Ansible wraps long warnings
-    assert f"[WARNING]: the cluster's last state {path} is unreadable (not JSON: " in out, result.stdout[-3000:]
+    out = " ".join(result.stderr.split())  # warnings go to stderr, wrapped when long
+    assert f"[WARNING]: the cluster's last state {path} is unreadable (not JSON: " in out, result.stderr[-3000:]
     assert "it is rebuilt from this audit, which therefore names no drift" in out
     assert isinstance(state(reports), list)  # whole JSON again: the findings of this audit
     assert "The last state was unreadable, so nothing to compare with" in (reports / f"{HOST}-before.md").read_text()
