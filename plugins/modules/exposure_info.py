@@ -223,7 +223,7 @@ report:
   sample: {md: /srv/reports/cluster-a-after.md, html: /srv/reports/cluster-a-after.html,
            state: /srv/reports/cluster-a.last.json,
            written: [/srv/reports/cluster-a-after.md, /srv/reports/cluster-a-after.html],
-           closed: [shop/web], closed_access: [ClusterRoleBinding anyone-admin]}
+           closed: [shop/web], closed_access: [ClusterRoleBinding anyone-admin], state_unreadable: ""}
 summary:
   description:
     - Counts per severity, the provider, whether every NodePort is blocked, public ALBs enabled, VPN present,
