@@ -192,10 +192,13 @@ def run(run) -> dict:
     if report:
         try:
             # The before report compares with the last one; the after report's comparison is what it closed.
-            last = exposure_report.last_state(report) if report["phase"] == "before" else None
+            last, unreadable = exposure_report.last_state(report) if report["phase"] == "before" else (None, "")
+            if unreadable:
+                run.warn(unreadable)
             result["drift"] = exposure_report.drift(last, findings)
             summary["drift"] = len(result["drift"])
-            result["report"] = exposure_report.write(report, result, last, run.check_mode)
+            result["report"] = exposure_report.write(report, result, last, run.check_mode, unreadable)
+            result["report"]["state_unreadable"] = unreadable
         except (OSError, ValueError) as exc:
             raise SecureClusterError(f"could not write the exposure report: {exc}", result) from exc
     return result

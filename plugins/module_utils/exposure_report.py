@@ -13,9 +13,11 @@ the failure message of the exposure_report role.
 
 from __future__ import annotations
 
-import html
 import json
 import os
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.report_files import (
+    html_text, markdown_text, read_bytes, write_if_changed)
 
 # What the report tables show of the summary, in order.
 SUMMARY_COLUMNS = ("high", "medium", "low", "info")
@@ -48,16 +50,35 @@ def state_path(report: dict) -> str:
     return os.path.join(report["dir"], f"{report['name']}.last.json")
 
 
-def last_state(report: dict) -> list[dict] | None:
-    """The findings the cluster's last report kept, or none when there is no state yet (its first audit)."""
-    text = read(state_path(report))
-    if text is None:
-        return None
+def last_state(report: dict) -> tuple[list[dict] | None, str]:
+    """The findings the cluster's last report kept (None when there is no state yet: its first audit), and why
+    the state could not be read ("" when it could). A damaged state (a run killed while writing it, a full disk,
+    an edit) is no reason to stop auditing: it is named, read as none, and this audit's state replaces it."""
+    path = state_path(report)
+    data = read_bytes(path)
+    if data is None:
+        return None, ""
+    problem = state_problem(data)
+    if problem:
+        return None, (f"the cluster's last state {path} is unreadable ({problem}): it is rebuilt from this audit, "
+                      "which therefore names no drift")
+    return json.loads(data.decode("utf-8"))["findings"], ""
+
+
+def state_problem(data: bytes) -> str:
+    """What is wrong with a state file's content, or "" when it is a state this audit wrote."""
     try:
-        return json.loads(text)["findings"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{state_path(report)} is not a state this audit wrote ({exc}): move it away, and the "
-                         f"next audit is the cluster's first") from None
+        state = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return f"not JSON: {exc}" if data.strip() else "empty"
+    if not isinstance(state, dict) or not isinstance(state.get("findings"), list):
+        return 'not a mapping with a list "findings"'
+    for index, f in enumerate(state["findings"]):
+        if not (isinstance(f, dict) and f.get("severity") in SEVERITY_RANK
+                and all(isinstance(f.get(k), str) for k in ("kind", "object"))
+                and all(isinstance(f.get(k) or "", str) for k in ("area", "workload", "nature"))):
+            return f"finding {index} is not a finding with severity, kind and object"
+    return ""
 
 
 def state_text(findings: list[dict]) -> str:
@@ -78,22 +99,24 @@ def closed(before: list[dict], now: list[dict]) -> tuple[list[str], list[str]]:
 
 
 def markdown(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str],
-             first: bool | None = None) -> str:
+             first: bool | None = None, unreadable: str = "") -> str:
     """The report as Markdown; ``first`` is None where drift is not shown (the after report), else whether this is
-    the cluster's first audit (nothing to compare with)."""
+    the cluster's first audit (nothing to compare with); ``unreadable``: why the last state could not be read.
+    Whatever comes from the cluster or the inventory goes through ``markdown_text``."""
+    m = markdown_text
     s = audit["summary"]
-    lines = [f"# Exposure report: {name} ({phase})", "",
+    lines = [f"# Exposure report: {m(name)} ({m(phase)})", "",
              "| high | medium | low | info | NodePorts blocked | public ALBs enabled | VPN | edge nodes |",
              "|---|---|---|---|---|---|---|---|",
              f"| {' | '.join(str(s[k]) for k in SUMMARY_COLUMNS)} | {yes(s['nodeports_blocked'])} | "
              f"{s['public_albs_enabled']} | {yes(s['vpn'])} | {s['edge_nodes']} |", ""]
     if plan:
         lines += ["## Steps of this run", "", "| step (switch) | on |", "|---|---|"]
-        lines += [f"| {step} | {on} |" for step, on in plan.items()] + [""]
+        lines += [f"| {m(step)} | {m(on)} |" for step, on in plan.items()] + [""]
     if first is not None:
         lines += [f"## {DRIFT_TITLE}", ""]
         if first or not audit.get("drift"):
-            lines += [FIRST_AUDIT if first else NO_DRIFT, ""]
+            lines += [m(first_text(unreadable)) if first else NO_DRIFT, ""]
         else:
             lines += ["| severity | kind | object | exposure | fix |", "|---|---|---|---|---|"]
             lines += [row(f) for f in audit["drift"]] + [""]
@@ -101,20 +124,22 @@ def markdown(name: str, phase: str, audit: dict, plan: dict, closed_network: lis
               "|---|---|---|---|---|"]
     lines += [row(f) for f in audit["findings"] if not f.get("area")]
     if closed_network:
-        lines += ["", "## Closed since the report before this run", ""] + [f"- `{o}`" for o in closed_network]
+        lines += ["", "## Closed since the report before this run", ""] + [f"- {m(o, code=True)}" for o in closed_network]
     lines += ["", "## Access: who can do what", ""]
     if s.get("access_unknown"):
-        lines += [f"Unknown: this identity may not list {', '.join(s['access_unknown'])}.", ""]
+        lines += [f"Unknown: this identity may not list {m(', '.join(s['access_unknown']))}.", ""]
     lines += ["| severity | kind | object | access | fix |", "|---|---|---|---|---|"]
     lines += [row(f) for f in audit["findings"] if f.get("area") == "access"]
     if closed_access:
         lines += ["", "## Access closed since the report before this run", ""]
-        lines += ["- {} `{}`".format(*item.split(" ", 1)) for item in closed_access]
+        lines += ["- {} {}".format(m(kind), m(obj, code=True))
+                  for kind, obj in (item.split(" ", 1) for item in closed_access)]
     tamper = [f for f in audit["findings"] if f.get("area") == "tamper"]
     if tamper:
         lines += ["", f"## {TAMPER_TITLE}", "", TAMPER_INTRO, "", "| severity | control | who could undo or read it | fix |",
                   "|---|---|---|---|"]
-        lines += [f"| {f['severity']} | `{f['object']}` | {f['exposure']} | {f['fix']} |" for f in tamper]
+        lines += [f"| {m(f['severity'])} | {m(f['object'], code=True)} | {m(f['exposure'])} | {m(f['fix'])} |"
+                  for f in tamper]
     return "\n".join(lines) + "\n"
 
 
@@ -129,7 +154,13 @@ def yes(value) -> str:
 
 
 def row(f: dict) -> str:
-    return f"| {f['severity']} | {f['kind']} | `{f['object']}` | {f['exposure']} | {f['fix']} |"
+    m = markdown_text
+    return f"| {m(f['severity'])} | {m(f['kind'])} | {m(f['object'], code=True)} | {m(f['exposure'])} | {m(f['fix'])} |"
+
+
+def first_text(unreadable: str) -> str:
+    """What the drift part says when there is nothing to compare with."""
+    return f"The last state was unreadable, so nothing to compare with: {unreadable}." if unreadable else FIRST_AUDIT
 
 
 STYLE = """body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }
@@ -141,9 +172,9 @@ th { background: #f3f3f3; }
 
 
 def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str],
-         first: bool | None = None) -> str:
-    """The report as a self-contained HTML page (``first`` as for ``markdown``)."""
-    e = html.escape
+         first: bool | None = None, unreadable: str = "") -> str:
+    """The report as a self-contained HTML page (``first`` and ``unreadable`` as for ``markdown``)."""
+    e = html_text
     s = audit["summary"]
     public = [f for f in audit["findings"] if not f.get("area") and f["severity"] in ("high", "medium")]
     high = sum(1 for f in public if f["severity"] == "high")
@@ -181,7 +212,7 @@ def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[st
     if first is not None:
         out += [f'<h2 id="drift">{DRIFT_TITLE}</h2>']
         if first or not audit.get("drift"):
-            out += [f"<p>{FIRST_AUDIT if first else NO_DRIFT}</p>"]
+            out += [f"<p>{e(first_text(unreadable)) if first else NO_DRIFT}</p>"]
         else:
             out += table("exposure", audit["drift"], None, every_area=True)
     out += ["<h2>Network: what is reachable from where</h2>"] + table("exposure", audit["findings"], None)
@@ -205,33 +236,30 @@ def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[st
 
 def table(what: str, findings: list[dict], area: str | None, every_area: bool = False) -> list[str]:
     """The findings of one area (``None``: the network part), or of all, as an HTML table."""
-    e = html.escape
-    rows = [f'<tr class="{f["severity"]}"><td>{f["severity"]}</td><td>{e(f["kind"])}</td><td><code>{e(f["object"])}'
+    e = html_text
+    rows = [f'<tr class="{e(f["severity"])}"><td>{e(f["severity"])}</td><td>{e(f["kind"])}</td><td><code>{e(f["object"])}'
             f'</code></td><td>{e(f["exposure"])}</td><td>{e(f["fix"])}</td></tr>'
             for f in findings if every_area or f.get("area") == area]
     return ["<table>", f"<tr><th>severity</th><th>kind</th><th>object</th><th>{what}</th><th>fix</th></tr>",
             *rows, "</table>"]
 
 
-def write(report: dict, audit: dict, last: list[dict] | None, check_mode: bool) -> dict:
+def write(report: dict, audit: dict, last: list[dict] | None, check_mode: bool, unreadable: str = "") -> dict:
     """Write ``<dir>/<name>-<phase>.md`` and ``.html``, and the cluster's state ``<dir>/<name>.last.json`` (the
     findings above info), each unless it already reads the same (or in check mode, where nothing is written);
-    ``last`` is the state before this audit (none: the first audit). Returns the paths, the ones written, and what
+    ``last`` is the state before this audit (none: the first audit, or ``unreadable`` says why it could not be
+    read). Each file is replaced whole (``report_files.write_if_changed``). Returns the paths, the ones written, and what
     was closed."""
     closed_network, closed_access = closed(report.get("compare_with") or [], audit["findings"])
     first = None if report["phase"] == "after" else last is None
-    args = (report["name"], report["phase"], audit, report.get("plan") or {}, closed_network, closed_access, first)
+    args = (report["name"], report["phase"], audit, report.get("plan") or {}, closed_network, closed_access, first,
+            unreadable)
     base = os.path.join(report["dir"], f"{report['name']}-{report['phase']}")
     paths = {"md": base + ".md", "html": base + ".html", "state": state_path(report)}
     written = []
     for kind, text in (("md", markdown(*args)), ("html", page(*args)), ("state", state_text(audit["findings"]))):
-        if check_mode or read(paths[kind]) == text:
-            continue
-        os.makedirs(report["dir"], mode=0o755, exist_ok=True)
-        with open(paths[kind], "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(paths[kind], 0o644)
-        written.append(paths[kind])
+        if write_if_changed(paths[kind], text, check_mode) and not check_mode:
+            written.append(paths[kind])
     return {**paths, "written": written, "closed": closed_network, "closed_access": closed_access}
 
 
@@ -264,10 +292,3 @@ def gate(fail_on, findings: list[dict], drifted: list[dict], report_html: str = 
                                                              "this report" if drifted else "") + ".")
     return " ".join(parts)
 
-
-def read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError:
-        return None

@@ -90,7 +90,12 @@ options:
       - Either phase also writes the cluster's state C(<dir>/<name>.last.json) (the findings above C(info), mode
         0644), only when it reads differently and not in check mode. The O(report.phase=before) report compares
         the cluster with it, in RV(drift) and the report's section "Reappeared since the last report" (without a
-        state, the cluster's first audit, there is nothing to compare with).
+        state, the cluster's first audit, there is nothing to compare with). A state that cannot be read (empty,
+        truncated, not what an audit writes) is named in a warning and in the report, read as no state, and
+        replaced by this audit's.
+      - Every file is written whole (a temporary file in the same directory, synced, then renamed over the old
+        one), so a run that is killed or a disk that fills leaves the previous file. A file keeps its mode; a new
+        one is 0644.
       - The role C(containers_workload.secure_cluster.exposure_report) writes the reports before and after the
         pattern's steps with this option.
     type: dict
@@ -211,13 +216,14 @@ report:
     - Paths of the Markdown and HTML reports, the ones this run wrote (C(written); empty when both already read
       the same, or in check mode), and what was closed since O(report.compare_with) (C(closed) network objects,
       C(closed_access) as C(Kind object)).
-    - C(state) is the path of the cluster's state (in C(written) when this audit wrote it).
+    - C(state) is the path of the cluster's state (in C(written) when this audit wrote it); C(state_unreadable)
+      says why the state there could not be read (it is rebuilt), empty when it could.
   returned: when O(report) is given
   type: dict
   sample: {md: /srv/reports/cluster-a-after.md, html: /srv/reports/cluster-a-after.html,
            state: /srv/reports/cluster-a.last.json,
            written: [/srv/reports/cluster-a-after.md, /srv/reports/cluster-a-after.html],
-           closed: [shop/web], closed_access: [ClusterRoleBinding anyone-admin]}
+           closed: [shop/web], closed_access: [ClusterRoleBinding anyone-admin], state_unreadable: ""}
 summary:
   description:
     - Counts per severity, the provider, whether every NodePort is blocked, public ALBs enabled, VPN present,

@@ -32,9 +32,9 @@ options:
     type: path
     required: true
   kind:
-    description: Which playbook the page is for; V(secure_cluster) shows a column per step, V(audit) the findings only.
+    description: Which playbook the page is for; V(secure_cluster) and V(rollback) show a column per step, V(audit) the findings only.
     type: str
-    choices: [secure_cluster, audit]
+    choices: [secure_cluster, audit, rollback]
     default: secure_cluster
   max_fail_percentage:
     description: The play's C(max_fail_percentage), to tell whether this batch stops the run. Unset, only a batch

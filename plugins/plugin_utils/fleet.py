@@ -9,9 +9,10 @@ a file only when it reads differently. The fleet_report action plugin collects t
 
 from __future__ import annotations
 
-import html
-import os
 import re
+
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.report_files import (
+    file_link, html_text, markdown_text, write_if_changed)
 
 # The one table of the steps: (step, its key in the pattern's plan, the variables the step's tasks register).
 # A step's outcome is read from these results: failed (the failure's step), changed (any result changed),
@@ -38,7 +39,9 @@ EDGE_PREVIEW = "_edge_nodes_preview"
 HOST_VARS = (FIRST_READ, PLAN_SHOWN, FAILURE, BATCH, EDGE_PREVIEW, "exposure_report_before", "exposure_report_after",
              *(name for unused, unused_key, names in STEPS for name in names))
 SEVERITIES = ("high", "medium", "low", "info")
-KINDS = ("secure_cluster", "audit")
+KINDS = ("secure_cluster", "audit", "rollback")
+# The kinds that run the pattern's steps (forward, or undone in reverse order): a cell per step.
+PATTERN_KINDS = ("secure_cluster", "rollback")
 
 # The plan's lines as the pattern shows them: "private_ingress (secure_cluster_private_ingress): False".
 _PLAN_LINE = re.compile(r"^(?P<key>[\w]+)(?: \((?P<switch>[\w]+)\))?: (?P<value>.*)$")
@@ -98,7 +101,7 @@ def _report_link(audit) -> str | None:
     audit = _result(audit)
     report = _result(audit.get("report")) if audit else None
     path = report.get("html") if report else None
-    return os.path.basename(path) if path else None
+    return file_link(str(path)) if path else None
 
 
 def _edge_nodes(host: dict) -> list[str] | int | None:
@@ -144,11 +147,11 @@ def rows(kind: str, hosts: list[str], hostvars: dict[str, dict], batch: list[str
 def _row(kind: str, name: str, host: dict, in_batch: bool, active: bool) -> dict:
     failure = _result(host.get(FAILURE))
     before, after = host.get("exposure_report_before"), host.get("exposure_report_after")
-    first = _result(host.get(FIRST_READ)) if kind == "secure_cluster" else _result(before)
+    first = _result(host.get(FIRST_READ)) if kind in PATTERN_KINDS else _result(before)
     reached = bool(first) and not first.get("failed")
     plan = plan_from(host.get(PLAN_SHOWN))
     steps = {step: step_outcome(step, key, names, host, plan) for step, key, names in STEPS} \
-        if kind == "secure_cluster" else {}
+        if kind in PATTERN_KINDS else {}
     row = {"host": name, "reached": reached, "steps": steps, "before": _summary(before), "after": _summary(after),
            "drift": _drift(after) or _drift(before), "edge_nodes": _edge_nodes(host),
            "links": {phase: link for phase, link in (("before", _report_link(before)), ("after", _report_link(after)))
@@ -210,7 +213,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def headline(table: list[dict], kind: str) -> str:
     t = totals(table)
-    parts = [f"{t['done']} done" + (f" ({t['changed']} changed)" if kind == "secure_cluster" else ""),
+    parts = [f"{t['done']} done" + (f" ({t['changed']} changed)" if kind in PATTERN_KINDS else ""),
              f"{t['failed']} failed", f"{t['not_reached']} not reached"]
     if t["pending"]:
         parts.append(f"{t['pending']} pending")
@@ -245,27 +248,26 @@ def _status_text(row: dict) -> str:
     return f"pending ({row['message']})"
 
 
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-TITLES = {"secure_cluster": "Fleet: secure_cluster run", "audit": "Fleet: audit"}
+TITLES = {"secure_cluster": "Fleet: secure_cluster run", "audit": "Fleet: audit", "rollback": "Fleet: rollback run"}
 
 
 def markdown(kind: str, table: list[dict]) -> str:
-    """The fleet page as Markdown: the headline, then one row per cluster."""
-    steps = [s for s, unused, unused_names in STEPS] if kind == "secure_cluster" else []
-    lines = [f"# {TITLES[kind]}", "", headline(table, kind) + ".", "",
+    """The fleet page as Markdown: the headline, then one row per cluster (every cell through markdown_text)."""
+    m = markdown_text
+    steps = [s for s, unused, unused_names in STEPS] if kind in PATTERN_KINDS else []
+    lines = [f"# {TITLES[kind]}", "", m(headline(table, kind)) + ".", "",
              "Findings are high / medium / low / info. Reached: the first read of the cluster's API succeeded.", ""]
     header = ["cluster", "reached", "status", *steps, "findings before", "findings after", "drift", "edge nodes",
               "reports"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table:
-        links = ", ".join(f"[{phase}]({link})" for phase, link in row["links"].items()) or "-"
-        cells = [f"`{row['host']}`", "yes" if row["reached"] else "no", _status_text(row),
-                 *(_outcome_text(row["steps"][s]) for s in steps), _counts(row["before"]), _counts(row["after"]),
-                 str(row["drift"]) if row["drift"] else "-", _edge_text(row["edge_nodes"]), links]
-        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        # file_link quotes the file name: nothing in it can end the link or the cell.
+        links = ", ".join(f"[{m(phase)}]({link})" for phase, link in row["links"].items()) or "-"
+        cells = [m(row["host"], code=True), "yes" if row["reached"] else "no", m(_status_text(row)),
+                 *(m(_outcome_text(row["steps"][s])) for s in steps), _counts(row["before"]),
+                 _counts(row["after"]), str(row["drift"]) if row["drift"] else "-", m(_edge_text(row["edge_nodes"])),
+                 links]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -342,13 +344,13 @@ def bars(before: dict | None, after: dict | None, scale: int) -> str:
 
 def page(kind: str, table: list[dict]) -> str:
     """The fleet page as self-contained HTML (inline CSS and SVG, no external asset)."""
-    e = html.escape
+    e = html_text
     t = totals(table)
-    steps = [s for s, unused, unused_names in STEPS] if kind == "secure_cluster" else []
+    steps = [s for s, unused, unused_names in STEPS] if kind in PATTERN_KINDS else []
     scale = max([sum(f[k] for k in ("high", "medium", "low")) for r in table for f in (r["before"], r["after"]) if f]
                 + [1])
     badges = [("b-total", f"{t['clusters']} clusters"), ("b-done", f"{t['done']} done")]
-    if kind == "secure_cluster":
+    if kind in PATTERN_KINDS:
         badges.append(("b-changed", f"{t['changed']} changed"))
     badges += [("b-failed", f"{t['failed']} failed"), ("b-unreached", f"{t['not_reached']} not reached")]
     if t["pending"]:
@@ -405,20 +407,9 @@ def page(kind: str, table: list[dict]) -> str:
 
 
 def write(path: str, content: str, check_mode: bool) -> bool:
-    """Write the file when it reads differently (never in check mode); True when it was (or would be) written."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() == content:
-                return False
-    except FileNotFoundError:
-        pass
-    if not check_mode:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    return True
+    """Write the page (whole, atomically) when it reads differently, never in check mode; True when it was (or
+    would be) written."""
+    return write_if_changed(path, content, check_mode)
 
 
 def stats(kind: str, table: list[dict], paths: dict) -> dict:

@@ -54,6 +54,22 @@ def test_the_first_audit_has_nothing_to_compare_with_and_the_run_keeps_the_state
     assert all(f["severity"] != "info" for f in state(reports))
 
 
+def test_a_truncated_state_is_named_in_a_warning_and_the_audit_rebuilds_it(cluster, reports):
+    """A run killed while writing the state (or a full disk) left half of it: the next audit warns, passes and
+    writes a whole state again."""
+    path = reports / f"{HOST}.last.json"
+    whole = path.read_text()
+    path.write_text(whole[:len(whole) // 2])
+    result, writes = audit(cluster, reports, "-e", "secure_cluster_fail_on=drift")
+    assert writes == [] and result.returncode == 0, result.stdout[-3000:]
+    out = " ".join(result.stderr.split())  # warnings go to stderr, wrapped when long
+    assert f"[WARNING]: the cluster's last state {path} is unreadable (not JSON: " in out, result.stderr[-3000:]
+    assert "it is rebuilt from this audit, which therefore names no drift" in out
+    assert isinstance(state(reports), list)  # whole JSON again: the findings of this audit
+    assert "The last state was unreadable, so nothing to compare with" in (reports / f"{HOST}-before.md").read_text()
+    assert [p.name for p in reports.iterdir() if p.name.endswith(".tmp")] == []
+
+
 def test_the_high_gate_on_the_secured_cluster_fails_exactly_when_a_high_finding_is_open(cluster, reports):
     high = [f for f in state(reports) if f["severity"] == "high"]
     result, writes = audit(cluster, reports, "-e", "secure_cluster_fail_on=high")

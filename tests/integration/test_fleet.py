@@ -6,6 +6,7 @@ the page."""
 
 from __future__ import annotations
 
+import html.parser
 import json
 import os
 import re
@@ -19,7 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, cluster_down, cluster_up, demo_cluster_up, drift_by_hand, run_playbook, unique
+from conftest import (REPO, cluster_down, cluster_up, demo_cluster_up, drift_by_hand, run_playbook, unique,
+                      user_kubeconfig)
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -100,7 +102,7 @@ def test_every_cluster_is_a_row_and_only_the_unreachable_one_fails(fleet_run):
     assert "| yes | done, changed | changed |" in rows["fl-fine"], rows["fl-fine"]
     assert "| yes | done, changed | changed |" in rows["fl-drift"], rows["fl-drift"]
     assert "skipped (secure_cluster_private_ingress)" in rows["fl-fine"]
-    assert "[before](fl-fine-before.html), [after](fl-fine-after.html)" in rows["fl-fine"]
+    assert "[before](./fl-fine-before.html), [after](./fl-fine-after.html)" in rows["fl-fine"]
     assert (reports / "fl-fine-after.html").exists()
     assert f"| no | not reached: cannot reach the Kubernetes API server at {fleet_run['down']}" in rows["fl-down"]
     page = (reports / "fleet.html").read_text()
@@ -137,7 +139,7 @@ def test_the_audit_writes_the_fleet_page_too_and_fails_only_the_unreachable_clus
     assert result.returncode == 2 and fleet_run["cluster"].writes_since(mark) == []
     rows = md_rows(tmp_path / "fleet.md")
     assert list(rows) == ["fl-fine", "fl-drift", "fl-down"]
-    assert rows["fl-fine"].startswith("| `fl-fine` | yes | done |") and "[before](fl-fine-before.html)" \
+    assert rows["fl-fine"].startswith("| `fl-fine` | yes | done |") and "[before](./fl-fine-before.html)" \
         in rows["fl-fine"]
     assert "| no | not reached: cannot reach the Kubernetes API server" in rows["fl-down"]
     assert "# Fleet: audit" in (tmp_path / "fleet.md").read_text()
@@ -268,3 +270,82 @@ def test_chromium_renders_the_fleet_page_with_every_row(fleet_run, tmp_path):
     assert "not reached" in dom and "<svg" in dom
     if os.environ.get("SECURE_CLUSTER_KEEP_SCREENSHOT"):
         Path(os.environ["SECURE_CLUSTER_KEEP_SCREENSHOT"]).write_bytes(shot.read_bytes())
+
+
+# An inventory host name a kubeconfig context or a careless inventory could give: a script URL, HTML, a table break.
+HOSTILE = "javascript:alert(1)<img src=x onerror=alert(2)>|x"
+
+
+def test_a_rollback_that_fails_in_a_step_names_that_step_on_the_fleet_page(fleet_run, tmp_path):
+    """An identity that may read everything but delete nothing: the rollback fails at its first delete, the NodePort
+    lockdown policy, and says so where it failed, on the page and in the recap."""
+    from kubernetes import client
+    cluster = fleet_run["cluster"]
+    rbac = client.RbacAuthorizationV1Api(cluster.client())
+    user = unique("fl-reader")
+    rbac.create_cluster_role({"metadata": {"name": user},
+                              "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]})
+    rbac.create_cluster_role_binding({"metadata": {"name": user}, "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+    inventory = yaml.safe_load(fleet_run["inventory"].read_text())
+    host = {**inventory["all"]["hosts"]["fl-fine"], "exposure_report_dir": str(tmp_path),
+            "secure_cluster_kubeconfig": user_kubeconfig(cluster, user, tmp_path)}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": {"fl-fine": host}}}))
+    result = run_playbook(cluster, "playbooks/rollback.yml", "-i", str(tmp_path / "inventory.yml"), check=False)
+    assert result.returncode == 2, result.stdout[-3000:]
+    assert re.search(r"fl-fine\s+:.*failed=1.*rescued=1", result.stdout.split("PLAY RECAP")[1]), result.stdout[-2000:]
+    assert "nodeport_lockdown failed: " in result.stdout
+    assert md_cell(tmp_path / "fleet.md", "fl-fine", "status").startswith("failed: nodeport_lockdown: ")
+    assert md_cell(tmp_path / "fleet.md", "fl-fine", "nodeport_lockdown") == "failed"
+    assert md_cell(tmp_path / "fleet.md", "fl-fine", "edge_nodes") == "not run"  # undone last: never reached
+    assert "# Fleet: rollback run" in (tmp_path / "fleet.md").read_text()
+
+
+def test_the_rollback_writes_the_fleet_page_and_hands_set_stats_on_with_hostile_host_names_as_text(
+        fleet_run, tmp_path, monkeypatch):
+    """The rollback as AWX runs it, with the fine cluster under a hostile inventory name: every cluster a row, the
+    summary in set_stats, and the name shown as text and linked relative and quoted, in Chromium too."""
+    import ansible_runner
+    inventory = yaml.safe_load(fleet_run["inventory"].read_text())
+    hosts = inventory["all"]["hosts"]
+    for host in hosts.values():
+        host["exposure_report_dir"] = str(tmp_path / "reports")
+    hosts = {HOSTILE if name == "fl-fine" else name: host for name, host in hosts.items()}
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}, sort_keys=False))
+    monkeypatch.setenv("PATH", f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
+    result = ansible_runner.run(private_data_dir=str(tmp_path), project_dir=str(REPO), playbook="playbooks/rollback.yml",
+                                extravars=json.loads(fleet_run["extra"]), ident="rollback", quiet=True,
+                                envvars={"ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build")})
+    assert result.status == "failed" and result.rc == 2  # fl-down only
+    events = [json.loads(p.read_text()) for p in (tmp_path / "artifacts" / "rollback" / "job_events").glob("*.json")]
+    fleet = next(e for e in events if e.get("event") == "playbook_on_stats")["event_data"]["artifact_data"][
+        "secure_cluster_fleet"]
+    assert fleet["kind"] == "rollback" and fleet["totals"]["clusters"] == 3 and fleet["totals"]["done"] == 2
+    assert fleet["totals"]["not_reached"] == 1 and fleet["hosts"]["fl-down"]["status"] == "not reached"
+    assert fleet["hosts"][HOSTILE]["status"] == "done"
+    assert {"edge_nodes", "nodeport_lockdown"} <= set(fleet["hosts"][HOSTILE]["changed_steps"])
+    assert "edge_nodes" in fleet["hosts"]["fl-drift"]["changed_steps"]
+
+    reports = tmp_path / "reports"
+    md = (reports / "fleet.md").read_text()
+    assert "# Fleet: rollback run" in md and "<img" not in md
+    row = next(line for line in md.splitlines() if line.startswith("| javascript:"))
+    assert row.startswith("| javascript:alert(1)&lt;img src=x onerror=alert(2)&gt;\\|x | yes | done, changed |")
+    assert "[after](./javascript%3Aalert%281%29%3Cimg%20src%3Dx%20onerror%3Dalert%282%29%3E%7Cx-after.html)" in row
+    assert (reports / f"{HOSTILE}-after.html").exists()
+    dom = chromium("--dump-dom", (reports / "fleet.html").as_uri()).stdout
+    assert ">javascript:alert(1)&lt;img src=x onerror=alert(2)&gt;|x</td>" in dom  # the name, as text
+
+    class Elements(html.parser.HTMLParser):
+        tags: list = []
+        hrefs: list = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self.hrefs += [v for k, v in attrs if k == "href"]
+    elements = Elements()
+    elements.feed(dom)  # what Chromium built: no element from the name, every link relative to the page
+    assert "img" not in elements.tags and "script" not in elements.tags
+    assert elements.hrefs and all(h.startswith("./") for h in elements.hrefs), elements.hrefs

@@ -62,7 +62,7 @@ def test_rows_say_done_failed_and_not_reached_with_each_steps_outcome():
     assert a["steps"]["private_ingress"] == {"state": "skipped", "detail": "secure_cluster_private_ingress"}
     assert a["steps"]["strongswan_vpn"] == {"state": "skipped", "detail": "strongswan_vpn_remote_subnet"}
     assert a["before"] == {"high": 2, "medium": 1, "low": 0, "info": 1} and a["after"]["high"] == 0
-    assert a["links"] == {"before": "a-before.html", "after": "a-after.html"} and a["edge_nodes"] == ["w1", "w2"]
+    assert a["links"] == {"before": "./a-before.html", "after": "./a-after.html"} and a["edge_nodes"] == ["w1", "w2"]
     assert (b["status"], b["reached"]) == ("not reached", False) and "connection refused" in b["message"]
     assert all(o["state"] == "not run" for o in b["steps"].values())
     assert (c["status"], c["step"], c["reached"]) == ("failed", "edge_nodes", True)
@@ -131,7 +131,7 @@ def test_markdown_has_a_row_per_cluster_with_outcomes_findings_and_links():
     assert list(rows) == ["prod-a", "prod-b", "prod-c"]
     assert "| yes | done, changed | changed |" in rows["prod-a"]
     assert "skipped (secure_cluster_private_ingress)" in rows["prod-a"]
-    assert "| 2 / 1 / 0 / 1 | 0 / 0 / 0 / 1 | 1 | w1, w2 | [before](prod-a-before.html), [after](prod-a-after.html) |" \
+    assert "| 2 / 1 / 0 / 1 | 0 / 0 / 0 / 1 | 1 | w1, w2 | [before](./prod-a-before.html), [after](./prod-a-after.html) |" \
         in rows["prod-a"]
     assert "| no | not reached: cannot reach the Kubernetes API server" in rows["prod-b"]
     assert "failed: edge_nodes: still on non-edge nodes" in rows["prod-c"]
@@ -179,7 +179,7 @@ def test_html_is_self_contained_with_a_row_per_cluster_status_and_bars():
     assert a[0] == "prod-a" and a[1] == "changed" and a[2] == "changed" and a[3] == "off"
     assert "cannot reach the Kubernetes API server" in parser.rows["prod-b"][1][1]
     assert parser.rows["prod-c"][1][2] == "failed"
-    assert 'href="prod-a-before.html"' in page and 'href="prod-a-after.html"' in page
+    assert 'href="./prod-a-before.html"' in page and 'href="./prod-a-after.html"' in page
     # The bars: 2 high of the fleet's biggest 3 take 2/3 of the 150 px bar, before; none open after.
     assert '<rect x="40.0" y="2" width="100.0" height="11"' in page and "none open" in page
     assert "title=\"skipped (secure_cluster_private_ingress)\"" in page
