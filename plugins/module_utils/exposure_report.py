@@ -291,4 +291,3 @@ def gate(fail_on, findings: list[dict], drifted: list[dict], report_html: str = 
                  "may not pass (none turns the gate off)" + ("; drift is named once, the next audit compares with "
                                                              "this report" if drifted else "") + ".")
     return " ".join(parts)
-
