@@ -33,8 +33,13 @@ options:
         this environment, so the file alone says where Calico is.
       - The Calico v1 form (apiVersion C(v1), kind C(calicoApiConfig)), which calicoctl v3 refuses, is refused
         before calicoctl runs, with the v3 document to write instead.
-      - Without it, calicoctl uses the Kubernetes datastore through O(kubeconfig) (or C(K8S_AUTH_KUBECONFIG),
-        C(KUBECONFIG), C(~/.kube/config)) and O(context).
+      - The Kubernetes datastore must name its cluster (C(kubeconfig), C(kubeconfigInline) or C(k8sAPIEndpoint)),
+        the API server of this module's connection, and etcdv3 C(etcdEndpoints) or C(etcdDiscoverySrv); else the
+        module refuses before calicoctl runs.
+      - Without it, calicoctl uses the Kubernetes datastore through this module's own connection: the
+        O(kubeconfig) file when the connection is that file alone, else a private kubeconfig written from the
+        connection (O(context), O(host), O(api_key), O(ca_cert), O(validate_certs), in-cluster), removed when
+        the module ends. O(expected_cluster) so holds for calicoctl too.
     type: path
   allow_version_mismatch:
     description:

@@ -186,19 +186,34 @@ def _endpoint_from_kubernetes_client(data: dict, context: str, path: str) -> End
                     cert_file=configuration.cert_file, key_file=configuration.key_file)
 
 
+def kubeconfig_path(params: dict) -> str | None:
+    """The kubeconfig file the module's connection reads: ``kubeconfig``, else (without ``host``) the first file of
+    KUBECONFIG or ~/.kube/config; None when it reads none (``host`` alone, or in a pod without such a file)."""
+    if params.get("kubeconfig"):
+        return params["kubeconfig"]
+    if params.get("host"):
+        return None
+    path = os.path.expanduser((os.environ.get("KUBECONFIG") or "~/.kube/config").split(os.pathsep)[0])
+    if not os.path.exists(path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return None
+    return path
+
+
+# The options that make the connection differ from what its kubeconfig file alone says.
+OVERRIDES = ("context", "host", "api_key", "ca_cert", "validate_certs")
+
+
 def build_configuration(params: dict) -> Endpoint:
     """The API server endpoint and credentials from the module's auth options."""
     require_libraries()
-    kubeconfig = params.get("kubeconfig")
     host = params.get("host")
-    if kubeconfig or not host:
-        path = kubeconfig or os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
-        if not kubeconfig and not os.path.exists(path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            endpoint = _in_cluster_endpoint()
-        else:
-            endpoint = _endpoint_from_kubeconfig(path, params.get("context"))
-    else:
+    path = kubeconfig_path(params)
+    if path:
+        endpoint = _endpoint_from_kubeconfig(path, params.get("context"))
+    elif host:
         endpoint = Endpoint(host=host)
+    else:
+        endpoint = _in_cluster_endpoint()
     if host:
         endpoint.host = host
     if params.get("api_key"):
@@ -210,6 +225,58 @@ def build_configuration(params: dict) -> Endpoint:
     if params.get("validate_certs") is not None:
         endpoint.verify = params["validate_certs"]
     return endpoint
+
+
+def kubeconfig_server(data: dict, path: str, context: str | None = None) -> str:
+    """The API server URL a kubeconfig (already loaded from ``path``) reaches with ``context`` or its current one."""
+    name = context or data.get("current-context")
+    if not name:
+        raise KubeError(f"kubeconfig '{path}' has no current-context")
+    server = _named(data, "clusters", _named(data, "contexts", name, path).get("cluster"), path).get("server")
+    if not server:
+        raise KubeError(f"kubeconfig '{path}' (context '{name}'): the cluster has no server")
+    return str(server).rstrip("/")
+
+
+def read_kubeconfig(path: str) -> dict:
+    """A kubeconfig file as a mapping, with the errors the connection gives."""
+    require_libraries()
+    return _load_kubeconfig(path)
+
+
+def kubeconfig_document(endpoint: Endpoint) -> dict:
+    """A kubeconfig of one context that reaches ``endpoint`` with its credentials, for a tool that reads only
+    kubeconfigs (calicoctl). client-go refuses a certificate authority together with insecure-skip-tls-verify,
+    so an unverified endpoint has none."""
+    cluster: dict = {"server": endpoint.host}
+    if not endpoint.verify:
+        cluster["insecure-skip-tls-verify"] = True
+    elif endpoint.ca_data:
+        cluster["certificate-authority-data"] = base64.b64encode(endpoint.ca_data).decode()
+    elif endpoint.ca_file:
+        cluster["certificate-authority"] = os.path.abspath(endpoint.ca_file)
+    user: dict = {}
+    if endpoint.token:
+        user["token"] = endpoint.token
+    for name, data, file in (("client-certificate", endpoint.cert_data, endpoint.cert_file),
+                             ("client-key", endpoint.key_data, endpoint.key_file)):
+        if data:
+            user[f"{name}-data"] = base64.b64encode(data).decode()
+        elif file:
+            user[name] = os.path.abspath(file)
+    return {"apiVersion": "v1", "kind": "Config", "current-context": "secure-cluster",
+            "clusters": [{"name": "secure-cluster", "cluster": cluster}],
+            "users": [{"name": "secure-cluster", "user": user}],
+            "contexts": [{"name": "secure-cluster", "context": {"cluster": "secure-cluster", "user": "secure-cluster"}}]}
+
+
+def write_private_kubeconfig(document: dict) -> str:
+    """``document`` in a new file only this user may read (it holds credentials); the caller removes it."""
+    require_libraries()
+    fd, path = tempfile.mkstemp(prefix="secure_cluster-kubeconfig-", suffix=".yaml")  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(document, handle, default_flow_style=False)
+    return path
 
 
 def _in_cluster_endpoint() -> Endpoint:

@@ -171,3 +171,57 @@ def test_the_nodeport_lockdown_role_takes_the_backend_per_host(iks_cluster, cali
     assert "changed=1" in removed.stdout, removed.stdout
     if calicoctl.real:
         assert stored(iks_cluster, "default.deny-kube-node-port-services") is None
+
+
+def test_calicoctl_reaches_the_cluster_of_the_modules_connection_not_the_home_kubeconfig(iks_cluster, calicoctl,
+                                                                                         tmp_path, monkeypatch):
+    """host + api_key + ca_cert and no kubeconfig, with another cluster in ~/.kube/config: calicoctl gets a
+    kubeconfig written from the module's own connection (the replay matches it only when it reaches the
+    recorded cluster), private to the user and gone when the module ends."""
+    import kubernetes
+
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    (home / ".kube" / "config").write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: other\nclusters: [{name: other, cluster: "
+        "{server: 'https://127.0.0.1:1'}}]\nusers: [{name: other, user: {token: other}}]\n"
+        "contexts: [{name: other, context: {cluster: other, user: other}}]\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    name = "calicoctl-token-test"
+    client = iks_cluster.client()
+    core, rbac = kubernetes.client.CoreV1Api(client), kubernetes.client.RbacAuthorizationV1Api(client)
+    core.create_namespaced_service_account("default", {"metadata": {"name": name}})
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "default"}]})
+    try:
+        token = core.create_namespaced_service_account_token(
+            name, "default", {"spec": {"expirationSeconds": 600}}).status.token
+        auth = {"host": iks_cluster.server, "api_key": token,
+                "ca_cert": str(Path(iks_cluster.kubeconfig).parent / "pki" / "ca.crt")}
+        calicoctl.expect("version", "get gnp empty list yaml")
+        planned = run_module(None, "calico_policy", {"backend": "calicoctl", "calicoctl_path": calicoctl.path,
+                                                     "definition": SEED, "expected_cluster": iks_cluster.server,
+                                                     **auth}, check_mode=True)
+        assert planned["changed"] and not planned.get("failed"), planned
+        assert planned["api_calls"]["writes"] == 0
+        assert token not in json.dumps(planned)
+        assert list(scratch.glob("secure_cluster-kubeconfig-*")) == []  # removed when the module ended
+        calicoctl.check()
+
+        # A calicoctl.cfg of the Kubernetes datastore that points at another cluster: refused, calicoctl not run.
+        calicoctl.expect()
+        config = tmp_path / "kdd.cfg"
+        config.write_text(TRANSCRIPTS["get with config file (kubernetes)"]["config"].replace(
+            "<kubeconfig>", str(home / ".kube" / "config")))
+        refused = run_module(None, "calico_policy", {"backend": "calicoctl", "calicoctl_path": calicoctl.path,
+                                                     "calicoctl_config": str(config), "definition": SEED, **auth})
+        assert refused.get("failed") and "points calicoctl at https://127.0.0.1:1" in refused["msg"], refused
+    finally:
+        rbac.delete_cluster_role_binding(name)
+        core.delete_namespaced_service_account(name, "default")

@@ -8,8 +8,11 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -115,9 +118,27 @@ def test_a_config_calicoctl_v3_would_not_read_is_refused(tmp_path, text, message
         calicoctl.load_config(str(tmp_path / "c.cfg"))
 
 
+@pytest.mark.parametrize("spec, message", [
+    ("  datastoreType: etcdv3\n", "names no etcd: set etcdEndpoints"),
+    ("  etcdUsername: u\n", "names no etcd"),  # etcdv3 is the default datastore
+    ("  etcdEndpoints: https://e:2379\n  etcdDiscoverySrv: example.com\n", "gives both"),
+])
+def test_an_etcd_config_without_exactly_one_way_to_etcd_is_refused_before_calicoctl_runs(tmp_path, spec, message):
+    (tmp_path / "c.cfg").write_text(f"apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n{spec}")
+    with pytest.raises(resources.CalicoError, match=message):
+        calicoctl.Calicoctl(replay.run_command, path="/nonexistent/calicoctl", config=str(tmp_path / "c.cfg"))
+
+
+def test_an_etcd_config_with_discovery_is_read(tmp_path):
+    (tmp_path / "c.cfg").write_text("apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n"
+                                    "  datastoreType: etcdv3\n  etcdDiscoverySrv: example.com\n")
+    assert calicoctl.Calicoctl(replay.run_command, config=str(tmp_path / "c.cfg")).datastore == "etcdv3"
+
+
 def test_secrets_of_the_config_never_appear_in_an_error(tmp_path):
     (tmp_path / "c.cfg").write_text("apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n"
-                                    "  datastoreType: etcdv3\n  etcdKey: KEYDATA\n  k8sAPIToken: TOKEN\n")
+                                    "  datastoreType: etcdv3\n  etcdEndpoints: https://e:2379\n  etcdKey: KEYDATA\n"
+                                    "  k8sAPIToken: TOKEN\n")
     ctl = calicoctl.Calicoctl(replay.run_command, config=str(tmp_path / "c.cfg"))
     error = ctl.failure(["calicoctl", "get"], calicoctl.Outcome(1, "", "bad KEYDATA and TOKEN"))
     assert "KEYDATA" not in str(error) and "TOKEN" not in str(error) and "<redacted>" in str(error)
@@ -364,3 +385,85 @@ def test_invalid_backend_options_are_refused_before_anything_runs(tmp_path):
         from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import raise_if
         raise_if(policy.param_errors(run.params))
     assert "is not a file" in str(error.value) and "calicoctl_timeout '0'" in str(error.value)
+
+
+# --- the cluster calicoctl reaches ----------------------------------------------------------------
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: a
+clusters:
+- {name: a, cluster: {server: 'https://a.example:6443', certificate-authority-data: Q0EK}}
+- {name: b, cluster: {server: 'https://b.example:6443/', insecure-skip-tls-verify: true}}
+users: [{name: u, user: {token: T0KEN}}]
+contexts: [{name: a, context: {cluster: a, user: u}}, {name: b, context: {cluster: b, user: u}}]
+"""
+
+
+class Connected(Run):
+    """A module run whose connection is made from its parameters, as the modules' is (nothing is sent)."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.cleanup: list[str] = []
+
+    @property
+    def kube(self):
+        from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import kube
+        configuration = kube.build_configuration(self.params)  # what kube.Kube is made from, and its host
+        return SimpleNamespace(configuration=configuration, host=configuration.host.rstrip("/"))
+
+    def add_cleanup_file(self, path):
+        self.cleanup.append(path)
+
+
+@pytest.mark.parametrize("params, server, token, insecure", [
+    ({"context": "b"}, "https://b.example:6443", "T0KEN", True),
+    ({"host": "https://c.example", "api_key": "K3Y"}, "https://c.example", "K3Y", False),
+    ({"validate_certs": False}, "https://a.example:6443", "T0KEN", True),
+])
+def test_calicoctl_gets_a_kubeconfig_of_the_modules_connection(tmp_path, monkeypatch, params, server, token, insecure):
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import kube
+    (tmp_path / "config").write_text(KUBECONFIG)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    run = Connected(kubeconfig=str(tmp_path / "config"), **params)
+    if "host" in params:
+        run.params["kubeconfig"] = None
+        (tmp_path / "home" / ".kube").mkdir(parents=True)
+        (tmp_path / "home" / ".kube" / "config").write_text(KUBECONFIG)  # another cluster: never read
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = backend.calicoctl_kubeconfig(run)
+    assert run.cleanup == [path] and os.path.dirname(path) == str(tmp_path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    endpoint = kube.build_configuration({"kubeconfig": path})  # what calicoctl will reach, read back
+    assert (endpoint.host.rstrip("/"), endpoint.token, not endpoint.verify) == (server, token, insecure)
+    if not insecure:
+        assert endpoint.ca_data == (b"CA\n" if "host" not in params else None)
+
+
+def test_a_kubeconfig_alone_is_handed_to_calicoctl_as_it_is(tmp_path):
+    (tmp_path / "config").write_text(KUBECONFIG)
+    run = Connected(kubeconfig=str(tmp_path / "config"))
+    assert backend.calicoctl_kubeconfig(run) == str(tmp_path / "config") and run.cleanup == []
+
+
+@pytest.mark.parametrize("spec, refused", [
+    ("  kubeconfig: {dir}/config\n", None),
+    ("  k8sAPIEndpoint: https://a.example:6443/\n", None),
+    ("  k8sAPIEndpoint: https://b.example:6443\n", "points calicoctl at https://b.example:6443"),
+    ("  kubeconfigInline: \"{inline}\"\n", "points calicoctl at https://b.example:6443"),
+    ("  k8sAPIToken: x\n", "names no cluster"),
+])
+def test_a_kubernetes_datastore_config_must_point_at_the_modules_cluster(tmp_path, spec, refused):
+    (tmp_path / "config").write_text(KUBECONFIG)
+    inline = KUBECONFIG.replace("current-context: a", "current-context: b").replace("\n", "\\n").replace("'", "")
+    (tmp_path / "kdd.cfg").write_text("apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n"
+                                      "  datastoreType: kubernetes\n" + spec.format(dir=tmp_path, inline=inline))
+    run = Connected(kubeconfig=str(tmp_path / "config"), calicoctl_config=str(tmp_path / "kdd.cfg"),
+                    calicoctl_path="/nonexistent/calicoctl")
+    if refused is None:
+        assert backend.calicoctl_of(run).datastore == "kubernetes"
+    else:
+        with pytest.raises(resources.CalicoError, match=refused):
+            backend.calicoctl_of(run)

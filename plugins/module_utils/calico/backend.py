@@ -12,7 +12,9 @@ from ansible_collections.containers_workload.secure_cluster.plugins.module_utils
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.calicoctl import Calicoctl
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
     CRD, CalicoError, crd_path)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
+    OVERRIDES, KubeError, kubeconfig_document, kubeconfig_path, kubeconfig_server, read_kubeconfig,
+    write_private_kubeconfig)
 
 BACKEND_ARG_SPEC = {
     "backend": {"type": "str", "choices": ["auto", "api", "calicoctl"], "default": "auto"},
@@ -34,20 +36,60 @@ def backend_errors(params: dict) -> list[str]:
     return errors
 
 
-def kubeconfig_of(params: dict) -> str | None:
-    """The kubeconfig calicoctl would use for the Kubernetes datastore, as the module's own connection finds it."""
-    path = params.get("kubeconfig") or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-    if not path and os.path.isfile(os.path.expanduser("~/.kube/config")):
-        path = os.path.expanduser("~/.kube/config")
-    return path or None
+def calicoctl_kubeconfig(run) -> str:
+    """The kubeconfig calicoctl gets for the Kubernetes datastore: the module's own connection, never a file the
+    module did not choose. The module's kubeconfig file itself when the connection is that file alone; else (a
+    context, host, api_key, ca_cert or validate_certs, or in-cluster) one written from the connection, private to
+    this user and removed when the module ends. Either way calicoctl reaches the API server ``expected_cluster``
+    was checked against."""
+    params = run.params
+    path = kubeconfig_path(params)
+    if path and all(params.get(option) is None for option in OVERRIDES):
+        if params.get("expected_cluster"):
+            run.kube  # pylint: disable=pointless-statement  # the same file: checked once, on the connection
+        return path
+    generated = write_private_kubeconfig(kubeconfig_document(run.kube.configuration))
+    run.module.add_cleanup_file(generated)  # removed by exit_json and fail_json
+    return generated
+
+
+def config_server(run, settings: dict, config: str) -> str:
+    """The API server a calicoctl.cfg of the Kubernetes datastore points calicoctl at, refused unless it is the
+    one the module's connection reaches (and so the one ``expected_cluster`` names): the policies would
+    otherwise be written to one cluster while the module reads another."""
+    spec = settings.get("spec") or {}
+    if spec.get("k8sAPIEndpoint"):
+        server = str(spec["k8sAPIEndpoint"]).rstrip("/")
+    elif spec.get("kubeconfigInline") or spec.get("kubeconfig"):
+        try:
+            import yaml  # pylint: disable=import-outside-toplevel
+            inline = yaml.safe_load(spec["kubeconfigInline"]) if spec.get("kubeconfigInline") else None
+        except yaml.YAMLError as exc:
+            raise CalicoError(f"calicoctl_config '{config}': kubeconfigInline is not valid YAML: {exc}") from None
+        if inline is not None and not isinstance(inline, dict):
+            raise CalicoError(f"calicoctl_config '{config}': kubeconfigInline is not a kubeconfig")
+        source = f"{config} (kubeconfigInline)" if inline is not None else str(spec["kubeconfig"])
+        server = kubeconfig_server(inline if inline is not None else read_kubeconfig(source), source)
+    else:
+        raise CalicoError(f"calicoctl_config '{config}' is for the Kubernetes datastore but names no cluster "
+                          f"(kubeconfig, kubeconfigInline or k8sAPIEndpoint): calicoctl would pick one itself")
+    if server != run.kube.host:
+        raise CalicoError(f"refusing to act: calicoctl_config '{config}' points calicoctl at {server}, but this "
+                          f"module's connection (kubeconfig, context or host) is {run.kube.host}: both must be the "
+                          f"cluster to secure")
+    return server
 
 
 def calicoctl_of(run) -> Calicoctl:
     params = run.params
-    return Calicoctl(run.module.run_command, path=params.get("calicoctl_path") or "calicoctl", config=params.get("calicoctl_config"),
-                     kubeconfig=kubeconfig_of(params), context=params.get("context"),
-                     allow_version_mismatch=bool(params.get("allow_version_mismatch")),
-                     timeout=params.get("calicoctl_timeout") or 60)
+    config = params.get("calicoctl_config")
+    calicoctl = Calicoctl(run.module.run_command, path=params.get("calicoctl_path") or "calicoctl", config=config,
+                          kubeconfig=None if config else calicoctl_kubeconfig(run),
+                          allow_version_mismatch=bool(params.get("allow_version_mismatch")),
+                          timeout=params.get("calicoctl_timeout") or 60)
+    if calicoctl.datastore == "kubernetes" and config:
+        config_server(run, calicoctl.settings, config)
+    return calicoctl
 
 
 def api_usable(run) -> tuple[bool, str]:

@@ -73,6 +73,12 @@ def load_config(path: str) -> dict:
     if datastore not in DATASTORES:
         raise CalicoError(f"calicoctl_config '{path}': datastoreType '{datastore}' is not one of "
                           f"{', '.join(DATASTORES)}")
+    # Calico documents etcdEndpoints as required and etcdDiscoverySrv as the one alternative, never both;
+    # without either, calicoctl would try an etcd on this host, which is never the cluster's.
+    if datastore == "etcdv3" and bool(spec.get("etcdEndpoints")) == bool(spec.get("etcdDiscoverySrv")):
+        raise CalicoError(f"calicoctl_config '{path}' (etcdv3 datastore) "
+                          + ("gives both etcdEndpoints and etcdDiscoverySrv: give one" if spec.get("etcdEndpoints")
+                             else "names no etcd: set etcdEndpoints (e.g. https://10.0.0.1:2379) or etcdDiscoverySrv"))
     return config
 
 
@@ -96,18 +102,17 @@ def kind_arg(kind: str) -> str:
 
 class Calicoctl:
     """One calicoctl binary with one datastore: a calicoctl.cfg (``config``), else the Kubernetes datastore
-    through ``kubeconfig`` (and ``context``). Counts its read and write commands like a Kubernetes client."""
+    through ``kubeconfig`` (a file of one current context: the module's own connection). Counts its read and write commands like a Kubernetes client."""
 
     name = "calicoctl"
 
     def __init__(self, run_command, path: str = "calicoctl", config: str | None = None, kubeconfig: str | None = None,
-                 context: str | None = None, allow_version_mismatch: bool = False, timeout: float = 60):
+                 allow_version_mismatch: bool = False, timeout: float = 60):
         self.run_command = run_command  # AnsibleModule.run_command
         self.path = path
         self.config = config
         self.settings = load_config(config) if config else None
         self.kubeconfig = kubeconfig
-        self.context = context
         self.allow_version_mismatch = allow_version_mismatch
         self.timeout = timeout
         self.reads = 0
@@ -130,8 +135,6 @@ class Calicoctl:
         out = [self.path, verb]
         if self.config:
             out += ["--config", self.config]
-        elif self.context:
-            out += ["--context", self.context]
         if self.allow_version_mismatch and verb != "version":
             out.append("--allow-version-mismatch")
         return out + list(args)
