@@ -12,6 +12,7 @@ recognised and reported as info.
 
 from __future__ import annotations
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import rbac
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
@@ -142,31 +143,14 @@ def read(kube) -> dict:
     return listed
 
 
-def _matches(values: list, wanted: str) -> bool:
-    return "*" in values or wanted in values
-
-
-def _resource_matches(resources: list, wanted: str) -> bool:
-    """RBAC's own rule: ``*``, the exact resource[/subresource], or ``*/subresource``."""
-    if "*" in resources or wanted in resources:
-        return True
-    sub = wanted.partition("/")[2]
-    return bool(sub) and f"*/{sub}" in resources
-
-
 def grants(rules: list[dict], verbs: tuple, group: str, resources: tuple, named_ok: bool = True,
            names: tuple = ()) -> bool:
-    """Whether any rule allows one of the verbs on one of the resources of the API group. A rule limited to
-    resourceNames counts only when ``named_ok`` and, if ``names`` are given, when it lists one of them."""
-    for rule in rules:
-        limited = rule.get("resourceNames")
-        if limited and (not named_ok or (names and not set(limited) & set(names))):
-            continue
-        if (any(_matches(rule.get("verbs") or [], v) for v in verbs)
-                and _matches(rule.get("apiGroups") or [], group)
-                and any(_resource_matches(rule.get("resources") or [], r) for r in resources)):
-            return True
-    return False
+    """Whether any rule allows one of the verbs on one of the resources of the API group, as RBAC matches
+    (:func:`rbac.rule_allows`). A rule limited to resourceNames counts only when ``named_ok`` and, if ``names``
+    are given, when it lists one of them."""
+    wanted = list(names) if names else [None if named_ok else ""]
+    return any(rbac.rule_allows(rule, verb, group, resource, name)
+               for rule in rules for verb in verbs for resource in resources for name in wanted)
 
 
 def _granted(rules: list[dict], checks: list[dict]) -> bool:

@@ -3,16 +3,17 @@
 """Up-front checks of what the steps need from the cluster: the API groups they write, and this identity's right
 to do those writes, before the first step changes anything.
 
-Cheap by construction: one GET /apis for every API group at once, one SelfSubjectRulesReview per namespace
-involved (cluster-scoped rights are read from the first one's rules), and a SelfSubjectAccessReview only for a
-right those rules do not show (to confirm a refusal, or where the authorizer cannot list rules). The reviews
-are POSTs that store nothing.
+Cheap by construction: one GET /apis for every API group at once, one SelfSubjectAccessReview per cluster-scoped
+right (in parallel), one SelfSubjectRulesReview per namespace involved, and a SelfSubjectAccessReview for a
+namespaced right those rules do not show (to confirm a refusal, or where the authorizer cannot list rules). The
+reviews are POSTs that store nothing.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import rbac
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
 
@@ -43,16 +44,15 @@ def right_text(right: dict) -> str:
     return f"{right['verb']} {resource}{group}{where}"
 
 
+def resource_of(right: dict) -> str:
+    """``plural`` or ``plural/subresource``, as RBAC names it."""
+    return right["resource"] + (f"/{right['subresource']}" if right.get("subresource") else "")
+
+
 def rule_allows(rule: dict, right: dict) -> bool:
-    """Whether one resourceRule of a SelfSubjectRulesReview grants the right (for any object name)."""
-    if rule.get("resourceNames"):
-        return False
-    resource = right["resource"] + (f"/{right['subresource']}" if right.get("subresource") else "")
-    resources = rule.get("resources") or []
-    return (any(v in ("*", right["verb"]) for v in rule.get("verbs") or [])
-            and any(g in ("*", right.get("group") or "") for g in rule.get("apiGroups") or [])
-            and ("*" in resources or resource in resources
-                 or (right.get("subresource") and f"{right['resource']}/*" in resources)))
+    """Whether one resourceRule of a SelfSubjectRulesReview grants the right for any object name (RBAC's own
+    matching, :func:`rbac.rule_allows`: a rule limited to resourceNames does not)."""
+    return rbac.rule_allows(rule, right["verb"], right.get("group") or "", resource_of(right))
 
 
 def rules_review(kube, namespace: str) -> dict:
@@ -96,18 +96,18 @@ def expand(rights: list[dict]) -> list[dict]:
 
 
 def denied_rights(kube, rights: list[dict]) -> list[dict]:
-    """The rights this identity lacks."""
+    """The rights this identity lacks. A cluster-scoped right is judged by a SelfSubjectAccessReview of its own:
+    a namespace's rules review also lists the rules of that namespace's RoleBindings, which grant nothing
+    outside it. A namespaced right may be confirmed by its own namespace's rules review; what that review does
+    not show is judged by an access review too (rules reviews may be incomplete, as with webhook authorizers)."""
     rights = expand(rights)
-    if not rights:
-        return []
-    namespaces = sorted({r["namespace"] for r in rights if r.get("namespace")}) or ["default"]
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_REVIEWS, len(namespaces))) as pool:
-        reviews = dict(zip(namespaces, pool.map(lambda ns: rules_review(kube, ns), namespaces)))
-    unconfirmed = []
-    for right in rights:
-        review = reviews[right.get("namespace") or namespaces[0]]
-        if not any(rule_allows(rule, right) for rule in review.get("resourceRules") or []):
-            unconfirmed.append(right)
+    namespaces = sorted({r["namespace"] for r in rights if r.get("namespace")})
+    reviews = {}
+    if namespaces:
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_REVIEWS, len(namespaces))) as pool:
+            reviews = dict(zip(namespaces, pool.map(lambda ns: rules_review(kube, ns), namespaces)))
+    unconfirmed = [r for r in rights if not r.get("namespace") or not any(
+        rule_allows(rule, r) for rule in reviews[r["namespace"]].get("resourceRules") or [])]
     if not unconfirmed:
         return []
     with ThreadPoolExecutor(max_workers=min(PARALLEL_REVIEWS, len(unconfirmed))) as pool:

@@ -13,12 +13,13 @@ description:
     does not serve an API group the steps write (for example C(crd.projectcalico.org/v1), Calico's Kubernetes
     datastore) or the identity of the connection may not do a write the steps need. The roles run it in their
     up-front checks, so a run stops before its first write instead of after some steps changed the cluster.
-  - Costs one GET C(/apis) for all groups, one SelfSubjectRulesReview per namespace named in O(rights)
-    (cluster-scoped rights are read from the first namespace's rules), and one SelfSubjectAccessReview per right
-    those rules do not show (a refusal is always confirmed by one). Reviews are POST requests that store nothing;
-    RV(api_calls) counts them as writes.
-  - Rules that a RoleBinding grants to a ClusterRole are listed in that namespace's rules review; a cluster-scoped
-    right granted only that way (which Kubernetes does not honour) passes this check.
+  - Costs one GET C(/apis) for all groups, one SelfSubjectAccessReview per cluster-scoped right (in parallel), one
+    SelfSubjectRulesReview per namespace named in O(rights), and one SelfSubjectAccessReview per namespaced right
+    its namespace's rules do not show (a refusal is always confirmed by one). Reviews are POST requests that store
+    nothing; RV(api_calls) counts them as writes.
+  - A cluster-scoped right is never read from a namespace's rules review, which also lists the rules that
+    namespace's RoleBindings grant. Rules are matched as Kubernetes' RBAC does (C(*), C(resource/subresource),
+    C(*/subresource); C(pods/*) grants no subresource).
 author:
   - secure_cluster maintainers (@containers-workload)
 options:

@@ -27,10 +27,22 @@ NODES = {"verb": "patch", "resource": "nodes", "why": "edge_nodes"}
 EVICT = {"verb": "create", "resource": "pods", "subresource": "eviction", "namespaces": ["kube-system", "ibm-system"]}
 
 
-def test_an_admin_costs_one_rules_review_per_namespace_and_nothing_else():
-    kube = FakeKube({ns: [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}] for ns in ("kube-system", "ibm-system")})
+def test_namespaced_rights_cost_one_rules_review_per_namespace_and_cluster_rights_an_access_review_each():
+    kube = FakeKube({ns: [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}] for ns in ("kube-system", "ibm-system")},
+                    allowed={("patch", "nodes")})
     assert preflight.denied_rights(kube, [NODES, EVICT]) == []
-    assert sorted(c[2] for c in kube.calls) == ["ibm-system", "kube-system"]
+    assert sorted((c[1], c[2] or "") for c in kube.calls) == [
+        ("selfsubjectaccessreviews", ""), ("selfsubjectrulesreviews", "ibm-system"),
+        ("selfsubjectrulesreviews", "kube-system")]
+
+
+def test_a_namespace_admin_is_not_confirmed_for_cluster_scoped_rights_by_its_namespace_rules():
+    """The issue's case: a Role of everything in one namespace shows up in that namespace's rules review, but
+    grants nothing cluster-wide; the access review judges the cluster-scoped right."""
+    gnp = {"verb": "create", "resource": "globalnetworkpolicies", "group": "crd.projectcalico.org"}
+    kube = FakeKube({"default": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]})
+    denied = preflight.denied_rights(kube, [gnp, {"verb": "create", "resource": "configmaps", "namespace": "default"}])
+    assert [preflight.right_text(r) for r in denied] == ["create globalnetworkpolicies (crd.projectcalico.org) (cluster-wide)"]
 
 
 def test_a_refusal_is_confirmed_by_an_access_review_and_an_allowed_one_is_not_reported():
@@ -42,7 +54,9 @@ def test_a_refusal_is_confirmed_by_an_access_review_and_an_allowed_one_is_not_re
 
 
 @pytest.mark.parametrize("rule, expected", [
-    ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods/*"]}, True),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods/*"]}, False),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["*/eviction"]}, True),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods/eviction"]}, True),
     ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods"]}, False),
     ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods/eviction"], "resourceNames": ["x"]}, False),
     ({"verbs": ["get"], "apiGroups": ["*"], "resources": ["*"]}, False),

@@ -1,0 +1,201 @@
+"""Rights judged as the authorizer judges (issue 30): real service accounts on the real API server, each with
+less than the pattern needs. Each run stops before its first write, with zero writes by that identity in the
+audit log and a message naming the missing rights; granting exactly the rights named (and nothing else) makes
+the next run get further, until the run passes (check mode, which runs every up-front check)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import REPO, cluster_down, demo_cluster_up, run_playbook, unique
+
+DEMO_INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
+FIRST_WRITE_TASK = "Label the edge nodes"
+WRITES = ("create", "update", "patch", "delete", "deletecollection")
+SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews")
+RBAC = "rbac.authorization.k8s.io"
+# The up-front check's way of naming a right, and the API server's (a 403 on a read before any write).
+NAMED = re.compile(r"(?P<verb>[a-z]+) (?P<resource>[a-z]+(?:/[a-z]+)?)(?: \((?P<group>[a-z0-9.-]+\.[a-z]+)\))?"
+                   r"(?: in namespace (?P<namespace>[a-z0-9-]+)| \(cluster-wide\))")
+FORBIDDEN = re.compile(r'cannot (?P<verb>[a-z]+) resource \\*"(?P<resource>[a-z/]+)\\*" in API group \\*"(?P<group>[^"\\]*)'
+                       r'\\*"(?: in the namespace \\*"(?P<namespace>[a-z0-9-]+)| at the cluster scope)')
+READ_ALL = {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}
+EDGE = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]}]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    name = unique("rights")
+    yield demo_cluster_up(name)
+    cluster_down(name)
+
+
+def kubectl(cluster, *args, stdin=None):
+    done = subprocess.run([cluster.env["KUBECTL"], "--kubeconfig", cluster.kubeconfig, *args], input=stdin,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}\n{stdin}"
+    return done.stdout
+
+
+def apply(cluster, *objects):
+    kubectl(cluster, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+
+
+def cluster_role(name, rules, labels=None, aggregate=None):
+    role = {"apiVersion": f"{RBAC}/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": labels or {}}}
+    if aggregate:
+        role["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": aggregate}]}
+    else:
+        role["rules"] = rules
+    return role
+
+
+def binding(kind, name, role_kind, role, account, namespace=None):
+    meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return {"apiVersion": f"{RBAC}/v1", "kind": kind, "metadata": meta,
+            "roleRef": {"apiGroup": RBAC, "kind": role_kind, "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": "default"}]}
+
+
+class Account:
+    """A real service account in namespace default, with a token from the TokenRequest API, and the RBAC
+    objects of the test (deleted at the end)."""
+
+    def __init__(self, cluster, tmp_path, name):
+        self.cluster, self.name = cluster, name
+        self.username = f"system:serviceaccount:default:{name}"
+        self.objects: list[tuple[str, str, str]] = []
+        kubectl(cluster, "create", "serviceaccount", name, "-n", "default")
+        token = kubectl(cluster, "create", "token", name, "-n", "default", "--duration", "1h").strip()
+        with open(cluster.kubeconfig, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle)
+        config["users"][0]["user"] = {"token": token}
+        self.kubeconfig = tmp_path / f"{name}.kubeconfig"
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+        self.inventory = tmp_path / "inventory.yml"
+        with open(DEMO_INVENTORY, encoding="utf-8") as handle:
+            inventory = yaml.safe_load(handle)
+        inventory["all"]["hosts"]["local-demo"]["secure_cluster_kubeconfig"] = str(self.kubeconfig)
+        inventory["all"]["hosts"]["local-demo"]["exposure_report_dir"] = str(tmp_path / "reports")
+        self.inventory.write_text(yaml.safe_dump(inventory))
+
+    def grant(self, tag, rules, namespace=None):
+        """Rules in a namespace (Role and RoleBinding) or cluster-wide (ClusterRole and ClusterRoleBinding)."""
+        name = f"{self.name}-{tag}"
+        if namespace and subprocess.run([self.cluster.env["KUBECTL"], "--kubeconfig", self.cluster.kubeconfig, "get",
+                                         "namespace", namespace], capture_output=True, check=False).returncode:
+            namespace = None  # a namespace the cluster does not have (IKS's ibm-system): cluster-wide instead
+        if namespace:
+            apply(self.cluster, {"apiVersion": f"{RBAC}/v1", "kind": "Role", "metadata": {"name": name, "namespace": namespace},
+                                 "rules": rules}, binding("RoleBinding", name, "Role", name, self.name, namespace))
+            self.objects += [("role", name, namespace), ("rolebinding", name, namespace)]
+        else:
+            apply(self.cluster, cluster_role(name, rules), binding("ClusterRoleBinding", name, "ClusterRole", name, self.name))
+            self.objects += [("clusterrole", name, ""), ("clusterrolebinding", name, "")]
+
+    def bind_cluster_role(self, role):
+        name = f"{self.name}-{role}"
+        apply(self.cluster, binding("ClusterRoleBinding", name, "ClusterRole", role, self.name))
+        self.objects.append(("clusterrolebinding", name, ""))
+
+    def writes_since(self, mark):
+        """Every request of this identity that changes the cluster (self-reviews persist nothing)."""
+        with open(self.cluster.env["AUDIT_LOG"], encoding="utf-8") as handle:
+            events = [json.loads(line) for line in handle.readlines()[mark:]]
+        return [e for e in events if e.get("stage") == "ResponseComplete"
+                and (e.get("user") or {}).get("username") == self.username and e["verb"] in WRITES
+                and (e.get("objectRef") or {}).get("resource") not in SELF_REVIEWS]
+
+    def run(self, *args):
+        mark = self.cluster.audit_mark()
+        result = run_playbook(self.cluster, "secure-cluster.yml", "-i", str(self.inventory), "--check", *args, check=False)
+        assert self.writes_since(mark) == []
+        return result
+
+    def delete(self):
+        for kind, name, namespace in reversed(self.objects):
+            kubectl(self.cluster, "delete", kind, name, "--ignore-not-found", *(["-n", namespace] if namespace else []))
+        kubectl(self.cluster, "delete", "serviceaccount", self.name, "-n", "default", "--ignore-not-found")
+
+
+def named_rights(out: str) -> list[dict]:
+    """The rights a failed run names: the up-front check's "<user> may not ..." list, or the API server's 403."""
+    refusal = re.search(r"may not (.*?): grant these to", out)
+    found = [m.groupdict() for m in NAMED.finditer(refusal.group(1))] if refusal else []
+    return found or [m.groupdict() for m in FORBIDDEN.finditer(out)]
+
+
+def refused_before_any_write(account, *args):
+    """A run as the account stops before its first write, naming what it lacks; returns the named rights."""
+    mark = account.cluster.audit_mark()
+    result = run_playbook(account.cluster, "secure-cluster.yml", "-i", str(account.inventory), *args, check=False)
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert FIRST_WRITE_TASK not in result.stdout
+    assert account.writes_since(mark) == []
+    named = named_rights(result.stdout)
+    assert named, result.stdout[-3000:]
+    return named, result.stdout
+
+
+def grant_named_until_it_passes(account, named, limit=6):
+    """Grant exactly the named rights, run again (check mode), repeat; the run passes within ``limit`` rounds.
+    Returns every right granted on the way."""
+    granted = []
+    for round_ in range(limit):
+        for index, right in enumerate(named):
+            rule = [{"apiGroups": [right["group"] or ""], "resources": [right["resource"]], "verbs": [right["verb"]]}]
+            account.grant(f"r{round_}-{index}", rule, right["namespace"])
+        granted += named
+        result = account.run()
+        if result.returncode == 0:
+            assert "failed=0" in result.stdout and FIRST_WRITE_TASK in result.stdout
+            return granted
+        named = named_rights(result.stdout)
+        assert named, result.stdout[-3000:]
+        assert FIRST_WRITE_TASK not in result.stdout
+    raise AssertionError(f"still refused after granting {granted}")
+
+
+def text(right):
+    where = f"in namespace {right['namespace']}" if right["namespace"] else "cluster-wide"
+    return f"{right['verb']} {right['resource']} ({right['group'] or 'core'}) {where}"
+
+
+def test_a_read_only_identity_is_refused_before_any_write(demo, tmp_path):
+    """The view ClusterRole cluster-wide: reads most namespaced objects, writes nothing."""
+    account = Account(demo, tmp_path, unique("viewer"))
+    try:
+        account.bind_cluster_role("view")
+        named, out = refused_before_any_write(account)
+        granted = grant_named_until_it_passes(account, named, limit=10)
+        print("view, granted:", "; ".join(text(r) for r in granted))
+    finally:
+        account.delete()
+
+
+def test_a_namespace_admin_without_cluster_rights_is_refused_before_any_write(demo, tmp_path):
+    """The issue's identity: admin of namespace default (a Role of everything), reads cluster-wide, may patch
+    nodes and evict pods, but may not write Calico GlobalNetworkPolicies. It used to pass the up-front check and
+    fail on a 403 at the preDNAT policy after 12 writes."""
+    account = Account(demo, tmp_path, unique("ns-admin"))
+    try:
+        account.grant("admin", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}], "default")
+        account.grant("read-edge", [READ_ALL, *EDGE])
+        named, out = refused_before_any_write(account)
+        assert f"{account.username} may not" in out
+        granted = grant_named_until_it_passes(account, named)
+        # The right it used to be confirmed for from namespace default's rules review, now named up front.
+        assert {"verb": "create", "resource": "globalnetworkpolicies", "group": "crd.projectcalico.org",
+                "namespace": None} in granted, granted
+        print("namespace admin, granted:", "; ".join(text(r) for r in granted))
+        # The rights checked up front are every right the writes need: the real run, as this identity, finishes.
+        result = run_playbook(demo, "secure-cluster.yml", "-i", str(account.inventory), check=False)
+        assert result.returncode == 0 and "failed=0" in result.stdout, result.stdout[-4000:]
+    finally:
+        account.delete()
