@@ -158,7 +158,8 @@ def grant_named_until_it_passes(account, named, limit=6):
             return granted
         named = named_rights(result.stdout)
         assert named, result.stdout[-3000:]
-        assert FIRST_WRITE_TASK not in result.stdout
+        assert FIRST_WRITE_TASK not in result.stdout, "\n".join(
+            line[:800] for line in result.stdout.splitlines() if line.startswith(("fatal", "failed", "TASK")))[-6000:]
     raise AssertionError(f"still refused after granting {granted}")
 
 
