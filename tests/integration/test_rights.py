@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import REPO, cluster_down, demo_cluster_up, run_playbook, unique
+from conftest import REPO, cluster_down, demo_cluster_up, run_playbook, unique, wait_until
 
 DEMO_INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
 FIRST_WRITE_TASK = "Label the edge nodes"
@@ -128,14 +128,15 @@ def named_rights(out: str) -> list[dict]:
     """The rights a failed run names: the up-front check's "<user> may not ..." list, or the API server's 403."""
     refusal = re.search(r"may not (.*?): grant these to", out)
     found = [m.groupdict() for m in NAMED.finditer(refusal.group(1))] if refusal else []
-    return found or [m.groupdict() for m in FORBIDDEN.finditer(out)]
+    found = found or [m.groupdict() for m in FORBIDDEN.finditer(out)]
+    return [right for index, right in enumerate(found) if right not in found[:index]]  # a 403 is printed more than once
 
 
 def refused_before_any_write(account, *args):
     """A run as the account stops before its first write, naming what it lacks; returns the named rights."""
     mark = account.cluster.audit_mark()
     result = run_playbook(account.cluster, "secure-cluster.yml", "-i", str(account.inventory), *args, check=False)
-    assert result.returncode != 0, result.stdout[-3000:]
+    assert result.returncode != 0, (args, re.findall(r"may not .*", result.stdout), result.stdout[-3000:])
     assert FIRST_WRITE_TASK not in result.stdout
     assert account.writes_since(mark) == []
     named = named_rights(result.stdout)
@@ -143,14 +144,19 @@ def refused_before_any_write(account, *args):
     return named, result.stdout
 
 
-def grant_named_until_it_passes(account, named, limit=6):
-    """Grant exactly the named rights, run again (check mode), repeat; the run passes within ``limit`` rounds.
-    Returns every right granted on the way."""
+def rule_of(right):
+    return {"apiGroups": [right["group"] or ""], "resources": [right["resource"]], "verbs": [right["verb"]]}
+
+
+def grant_named_until_it_passes(account, named, limit=6, grant=None):
+    """Grant exactly the named rights (``grant(tag, rights)``, else a Role or ClusterRole each), run again (check
+    mode), repeat; the run passes within ``limit`` rounds. Returns every right granted on the way."""
     granted = []
     for round_ in range(limit):
-        for index, right in enumerate(named):
-            rule = [{"apiGroups": [right["group"] or ""], "resources": [right["resource"]], "verbs": [right["verb"]]}]
-            account.grant(f"r{round_}-{index}", rule, right["namespace"])
+        if grant:
+            grant(f"r{round_}", named)
+        for index, right in enumerate([] if grant else named):
+            account.grant(f"r{round_}-{index}", [rule_of(right)], right["namespace"])
         granted += named
         result = account.run()
         if result.returncode == 0:
@@ -198,5 +204,86 @@ def test_a_namespace_admin_without_cluster_rights_is_refused_before_any_write(de
         # The rights checked up front are every right the writes need: the real run, as this identity, finishes.
         result = run_playbook(demo, "secure-cluster.yml", "-i", str(account.inventory), check=False)
         assert result.returncode == 0 and "failed=0" in result.stdout, result.stdout[-4000:]
+    finally:
+        account.delete()
+
+
+def test_an_aggregated_cluster_role_is_judged_by_the_roles_it_aggregates(demo, tmp_path):
+    """The identity's one ClusterRole has no rules of its own: the aggregation controller fills them in from the
+    ClusterRoles carrying its label. It reads everything and may do the edge step; each refusal is granted by a
+    new labelled ClusterRole (no new binding), and the run passes once the aggregation shows it."""
+    account = Account(demo, tmp_path, unique("aggregated"))
+    label = {"secure-cluster.test/aggregate-to": account.name}
+    aggregated = f"{account.name}-aggregated"
+
+    def component(tag, rules):
+        name = f"{account.name}-{tag}"
+        apply(demo, cluster_role(name, rules, labels=label))
+        account.objects.append(("clusterrole", name, ""))
+        wanted = {json.dumps(rule, sort_keys=True) for rule in rules}
+
+        def aggregated_rules():
+            role = json.loads(kubectl(demo, "get", "clusterrole", aggregated, "-o", "json"))
+            have = {json.dumps({k: r.get(k) for k in ("apiGroups", "resources", "verbs")}, sort_keys=True)
+                    for r in role.get("rules") or []}
+            return wanted <= have
+        wait_until(aggregated_rules, timeout=60)
+
+    try:
+        apply(demo, cluster_role(aggregated, None, aggregate=label),
+              binding("ClusterRoleBinding", aggregated, "ClusterRole", aggregated, account.name))
+        account.objects += [("clusterrole", aggregated, ""), ("clusterrolebinding", aggregated, "")]
+        component("read-edge", [READ_ALL, *EDGE])
+        named, out = refused_before_any_write(account)
+        assert f"{account.username} may not" in out
+        granted = grant_named_until_it_passes(
+            account, named, grant=lambda tag, rights: component(tag, [rule_of(r) for r in rights]))
+        assert {"verb": "create", "resource": "globalnetworkpolicies", "group": "crd.projectcalico.org",
+                "namespace": None} in granted, granted
+        print("aggregated ClusterRole, granted:", "; ".join(text(r) for r in granted))
+    finally:
+        account.delete()
+
+
+def test_a_custom_role_missing_one_right_of_each_step_is_refused_naming_that_right(demo, tmp_path):
+    """Everything the run needs but one right, for the edge step and each kind of write the other steps make:
+    every run stops before its first write naming exactly that right."""
+    account = Account(demo, tmp_path, unique("custom"))
+
+    def revoke_since(before):
+        for kind, name, namespace in reversed(account.objects[before:]):
+            kubectl(demo, "delete", kind, name, *(["-n", namespace] if namespace else []))
+        del account.objects[before:]
+
+    def plain(right):
+        return {**right, "group": right["group"] or ""}
+
+    try:
+        account.grant("read", [READ_ALL])
+        before = len(account.objects)
+        needed, unused = refused_before_any_write(account)
+        needed = [plain(r) for r in grant_named_until_it_passes(account, needed, limit=10)]  # all the run needs
+        revoke_since(before)
+        assert {"verb": "patch", "resource": "nodes", "group": "", "namespace": None} in needed, needed
+        one_per_kind = list({(r["resource"], r["group"], r["namespace"]): r for r in reversed(needed)}.values())
+        # A right in a namespace this cluster lacks (IKS's ibm-system) is granted cluster-wide (Account.grant), so
+        # it would grant the same right in every namespace too: those are not left out one by one.
+        present = {line.split("/", 1)[1] for line in kubectl(demo, "get", "namespaces", "-o", "name").split()}
+        wide = {(r["verb"], r["resource"], r["group"]) for r in needed if r["namespace"] and r["namespace"] not in present}
+        one_per_kind = [r for r in one_per_kind if (r["verb"], r["resource"], r["group"]) not in wide
+                        or (r["namespace"] and r["namespace"] not in present)]
+        for index, left_out in enumerate(one_per_kind):
+            by_namespace: dict = {}
+            for right in needed:
+                if right != left_out:
+                    by_namespace.setdefault(right["namespace"], []).append(rule_of(right))
+            before = len(account.objects)
+            for namespace, rules in by_namespace.items():
+                account.grant(f"all-but-{index}-{namespace or 'cluster'}", rules, namespace)
+            print("left out:", text(left_out), flush=True)
+            named, unused = refused_before_any_write(account, "--check")
+            assert [plain(r) for r in named] == [left_out], (left_out, named)
+            revoke_since(before)
+        print("one right left out, each named alone:", "; ".join(text(r) for r in one_per_kind))
     finally:
         account.delete()
