@@ -378,6 +378,10 @@ def start_control_plane(cluster_dir: Path, state: dict, bins: dict, etcd_client:
         str(bins["kwok"]), "--kubeconfig", str(kubeconfig),
         "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
         "--cidr", networks["pods"].replace(".0/", ".1/", 1), "--node-ip", "127.0.0.1",
+        # Node heartbeats as a kubelet sends them (a Lease per node, renewed): without, the nodes' status is never
+        # renewed, the node controller marks every node NotReady once the grace period is over (5 min into a
+        # session), and pods stay unready for the rest of it (the ALB emulator then waits 60 s on every reset).
+        "--node-lease-duration-seconds", "40",
     ])
 
 

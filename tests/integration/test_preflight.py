@@ -120,9 +120,10 @@ def test_an_identity_without_the_rights_the_steps_need_is_refused_before_any_wri
                                        "(crd.projectcalico.org) (cluster-wide) (nodeport_lockdown: the preDNAT policy)")
         for part in ("grant these to", "switch those steps off", "nothing was changed"):
             assert part in out, part
+        assert "delete globalnetworkpolicies (crd.projectcalico.org) (cluster-wide) (nodeport_lockdown: undo" in out
         # The fix: the rights the message names; then the next step's check names its own.
         calico = [{"apiGroups": ["crd.projectcalico.org"], "resources": ["globalnetworkpolicies"],
-                   "verbs": ["create", "update"]}]
+                   "verbs": ["create", "update", "delete"]}]
         kubectl(generic, "apply", "-f", "-", stdin=json.dumps({**reader, "rules": reader["rules"] + calico}))
         out = refused_before_any_write(generic, "-i", inventory, message=f"{name} may not patch nodes (cluster-wide)")
         assert "create pods/eviction in namespace kube-system (edge_nodes: move the networking pods" in out
