@@ -36,7 +36,7 @@ options:
       - The Kubernetes datastore must name its cluster (C(kubeconfig), C(kubeconfigInline) or C(k8sAPIEndpoint)),
         the API server of this module's connection, and etcdv3 C(etcdEndpoints) or C(etcdDiscoverySrv); else the
         module refuses before calicoctl runs.
-      - Without it, calicoctl uses the Kubernetes datastore through this module's own connection: the
+      - Without it, calicoctl uses the Kubernetes datastore through this module's own connection, the
         O(kubeconfig) file when the connection is that file alone, else a private kubeconfig written from the
         connection (O(context), O(host), O(api_key), O(ca_cert), O(validate_certs), in-cluster), removed when
         the module ends. O(expected_cluster) so holds for calicoctl too.

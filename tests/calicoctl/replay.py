@@ -100,8 +100,8 @@ def differences(run: dict, argv: list[str], env: dict, stdin: str, placeholders:
         out.append(f"argv {argv} != recorded {recorded_argv}")
     recorded_env = substitute(run.get("env") or {}, placeholders)
     for key in ENV_KEYS:
-        if env.get(key) != recorded_env.get(key) and not (key == "KUBECONFIG" and same_cluster(env.get(key),
-                                                                                             recorded_env.get(key))):
+        given, recorded = env.get(key), recorded_env.get(key)
+        if given != recorded and not (key == "KUBECONFIG" and same_cluster(given, recorded)):
             out.append(f"env {key}={env.get(key)!r} != recorded {recorded_env.get(key)!r}")
     if run.get("config") is not None and config_text(argv) != substitute(run["config"], placeholders):
         out.append(f"config {config_text(argv)!r} != recorded {substitute(run['config'], placeholders)!r}")
