@@ -3,7 +3,8 @@
 """How every module of the collection runs: one place for connect, warnings, diff, api_calls and errors.
 
 A module declares its argument spec and a handler ``handler(run) -> dict``; :func:`run_module` does the rest:
-it validates with the module's ``errors(params) -> list[str]`` before any call, connects lazily (the
+it validates with the module's ``errors(params) -> list[str]`` before any call (and stops there for a module's
+``validate_only``), connects lazily (the
 module's name is the user agent the audit log shows), keeps ``diff`` only in diff mode, emits the handler's
 ``warnings``, attaches ``api_calls`` and turns any :class:`SecureClusterError` into ``fail_json`` with the
 partial results it carries.
@@ -60,7 +61,8 @@ def run_module(name: str, argument_spec: dict, handler: Callable[[Run], dict],
     try:
         if errors is not None:
             raise_if(errors(module.params))
-        result = handler(run)
+        # The up-front check of a step: the same validation as the run, and nothing else.
+        result = {"validated": True} if module.params.get("validate_only") else handler(run)
     except SecureClusterError as exc:
         failure = exc
     if failure is not None:

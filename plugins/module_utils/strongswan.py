@@ -136,8 +136,34 @@ def proposal_errors(label: str, text: str, ike: bool) -> list[str]:
 
 
 def id_error(value: str) -> str | None:
-    if not value or re.search(r"[\s\"']", value):
-        return "must be non-empty without spaces or quotes (an IP address, FQDN, @name or email)"
+    """What strongSwan cannot take as an identity. Anything else is carried exactly: swanctl.conf gets it
+    quoted (:func:`quoted`), so braces, '#', '=', quotes and spaces (a DN) are parts of the identity."""
+    if not value:
+        return "must not be empty (an IP address, FQDN, @name, email or DN)"
+    if value != value.strip():
+        return "must not begin or end with white space (the peer would have to send it too)"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "must not contain control characters (newlines, tabs)"
+    return None
+
+
+def quoted(value: str) -> str:
+    """A swanctl.conf value as strongSwan's settings parser reads a quoted string (settings_lexer.l): inside
+    double quotes a backslash takes the next character as it is, so only backslashes and quotes are escaped,
+    and '{', '}', '#' and '=' lose their meaning."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# Kubernetes names made from ``name``: Services need DNS-1035 labels (at most 63 characters), the longest
+# being '<name>-strongswan-routes'.
+NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+LONGEST_SUFFIX = "-strongswan-routes"
+
+
+def name_error(name: str) -> str | None:
+    if not NAME.match(name or "") or len(name) + len(LONGEST_SUFFIX) > 63:
+        return (f"name '{name}' must be lower-case letters, digits and '-', start with a letter and be at most "
+                f"{63 - len(LONGEST_SUFFIX)} characters (the VPN's Service names are '<name>-strongswan...')")
     return None
 
 
@@ -147,6 +173,8 @@ def param_errors(params: dict) -> list[str]:
         return []
     errors: list[str] = []
     ipsec, local, remote = params["ipsec"], params["local"], params["remote"]
+    if name_error(params.get("name") or ""):
+        errors.append(name_error(params.get("name") or ""))
     local_nets = parse_networks("local.subnet", subnets(local.get("subnet")), errors)
     remote_nets = parse_networks("remote.subnet", subnets(remote.get("subnet")), errors)
     pod_nets = parse_networks("cluster_pod_subnet", subnets(params.get("cluster_pod_subnet")), errors)
@@ -307,9 +335,15 @@ def swanctl_proposals(text: str) -> str:
     return ", ".join(proposals if text.endswith("!") else proposals + ["default"])
 
 
+def canonical(value) -> list[str]:
+    """Validated subnets as strongSwan reads traffic selectors: address/prefix length (Python also accepts
+    '10.0.0.0/255.0.0.0' and bare addresses, which swanctl.conf would not read the same way)."""
+    return [str(ipaddress.ip_network(text, strict=True)) for text in subnets(value)]
+
+
 def local_ts(params: dict) -> list[str]:
     """The cluster side's traffic selectors: local.subnet, plus the VPN pod's own address with pod SNAT."""
-    return subnets(params["local"]["subnet"]) + (["dynamic"] if params.get("enable_pod_snat") else [])
+    return canonical(params["local"]["subnet"]) + (["dynamic"] if params.get("enable_pod_snat") else [])
 
 
 def render_swanctl_conf(params: dict) -> str:
@@ -333,7 +367,7 @@ def render_swanctl_conf(params: dict) -> str:
         conn["dpd_delay"] = "30s"
     child = {
         "local_ts": ", ".join(local_ts(params)),
-        "remote_ts": ", ".join(subnets(remote["subnet"])),
+        "remote_ts": ", ".join(canonical(remote["subnet"])),
         "esp_proposals": swanctl_proposals(ipsec.get("esp") or ""),
         "rekey_time": f"{seconds(ipsec['lifetime']) - margin}s",
         "life_time": f"{seconds(ipsec['lifetime'])}s",
@@ -346,8 +380,8 @@ def render_swanctl_conf(params: dict) -> str:
     lines = ["# Rendered by containers_workload.secure_cluster.strongswan_vpn; changes here are overwritten.",
              "connections {", f"  {CONNECTION} {{"]
     lines += [f"    {k} = {v}" for k, v in conn.items()]
-    lines += ["    local {", "      auth = psk", f"      id = {local['id']}", "    }",
-              "    remote {", "      auth = psk", f"      id = {remote['id']}", "    }",
+    lines += ["    local {", "      auth = psk", f"      id = {quoted(local['id'])}", "    }",
+              "    remote {", "      auth = psk", f"      id = {quoted(remote['id'])}", "    }",
               "    children {", f"      {CONNECTION} {{"]
     lines += [f"        {k} = {v}" for k, v in child.items()]
     lines += ["      }", "    }", "  }", "}", "# secrets { ... } from the Secret", "include conf.d/*.conf"]
@@ -357,8 +391,8 @@ def render_swanctl_conf(params: dict) -> str:
 def render_secrets_conf(params: dict) -> str:
     """The swanctl.conf secrets section: the PSK (base64, so no quoting issue) for the pair of IDs."""
     psk = base64.b64encode(params["preshared_secret"].encode()).decode()
-    return "\n".join(["secrets {", f"  ike-{CONNECTION} {{", f"    id-local = {params['local']['id']}",
-                      f"    id-remote = {params['remote']['id']}", f"    secret = 0s{psk}", "  }", "}"]) + "\n"
+    return "\n".join(["secrets {", f"  ike-{CONNECTION} {{", f"    id-local = {quoted(params['local']['id'])}",
+                      f"    id-remote = {quoted(params['remote']['id'])}", f"    secret = 0s{psk}", "  }", "}"]) + "\n"
 
 
 def render_strongswan_conf(params: dict) -> str:
@@ -437,7 +471,7 @@ def vpn_command(params: dict) -> list[str]:
     if not params.get("enable_pod_snat"):
         return [charon]
     rules = [f'iptables -t nat -A POSTROUTING -s {pod} -d {remote} -j SNAT --to-source "$POD_IP"'
-             for pod in subnets(params["cluster_pod_subnet"]) for remote in subnets(params["remote"]["subnet"])]
+             for pod in canonical(params["cluster_pod_subnet"]) for remote in canonical(params["remote"]["subnet"])]
     return ["/bin/sh", "-c", "set -e\n" + "\n".join(rules) + f"\nexec {charon}\n"]
 
 
@@ -549,7 +583,7 @@ def routes_daemonset(params: dict, labels: dict) -> dict:
                         "name": "routes", "image": params["image"],
                         "command": ["/bin/sh", "-c", ROUTES_SCRIPT],
                         "env": [{"name": "VPN_POD_HOST", "value": vpn_pod_host(params)},
-                                {"name": "REMOTE_SUBNETS", "value": " ".join(subnets(params["remote"]["subnet"]))},
+                                {"name": "REMOTE_SUBNETS", "value": " ".join(canonical(params["remote"]["subnet"]))},
                                 {"name": "INTERVAL", "value": "10"}],
                         "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
                     }],

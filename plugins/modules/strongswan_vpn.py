@@ -36,7 +36,10 @@ options:
     choices: [present, absent]
     default: present
   name:
-    description: Release name; objects are called C(<name>-strongswan).
+    description:
+      - Release name; objects are called C(<name>-strongswan).
+      - Lower-case letters, digits and C(-), starting with a letter, at most 45 characters (the VPN's Service
+        names must be DNS labels).
     type: str
     default: vpn
   namespace:
@@ -128,7 +131,11 @@ options:
         elements: str
         default: [172.30.0.0/16, 172.21.0.0/16]
       id:
-        description: IKE identity of the cluster side.
+        description:
+          - IKE identity of the cluster side (an IP address, FQDN, C(@name), email or DN such as
+            C(C=US, O=Example, CN=cluster)).
+          - Written to swanctl.conf quoted as strongSwan's parser reads quoted strings, so every character is part
+            of the identity; empty values, white space at either end and control characters are refused.
         type: str
         default: ibm-cloud
   remote:
@@ -145,7 +152,7 @@ options:
         elements: str
         required: true
       id:
-        description: IKE identity of the on-prem side.
+        description: IKE identity of the on-prem side; the rules of O(local.id) apply.
         type: str
         default: on-prem
       private_ip_to_ping:
@@ -234,6 +241,12 @@ options:
     description: Accept a short pre-shared key or the chart's placeholder.
     type: bool
     default: false
+  validate_only:
+    description:
+      - Only check the options, with the same rules as a real run, and connect to nothing. The pattern's
+        up-front checks use it, so a VPN option the module would refuse stops the run before the first step.
+    type: bool
+    default: false
   wait_timeout:
     description: With O(state=absent), seconds to wait for the objects to be gone.
     type: int
@@ -289,24 +302,29 @@ EXAMPLES = r"""
 RETURN = r"""
 objects:
   description: The objects created, updated or deleted (kind/namespace/name), and whether each changed.
-  returned: always
+  returned: unless validate_only
   type: list
   elements: dict
   sample: [{kind: ConfigMap, namespace: strongswan, name: vpn-strongswan-config, changed: true},
            {kind: DaemonSet, namespace: strongswan, name: vpn-strongswan-routes, changed: true}]
 swanctl_conf:
   description: The rendered swanctl.conf (the secrets section, in the Secret, is not part of it).
-  returned: when state is present
+  returned: when state is present, unless validate_only
   type: str
 strongswan_conf:
   description: The rendered strongswan.conf (plugins, logging to the container log, start script C(swanctl --load-all)).
-  returned: when state is present
+  returned: when state is present, unless validate_only
   type: str
 warnings_weak_algorithms:
   description: Weak algorithms found in the proposals (they are allowed, with a warning).
-  returned: when state is present
+  returned: when state is present, unless validate_only
   type: list
   elements: str
+validated:
+  description: The options passed the module's checks (nothing else was done).
+  returned: with validate_only
+  type: bool
+  sample: true
 """
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers, strongswan
@@ -362,6 +380,7 @@ ARGUMENT_SPEC = {
     "logging": {"type": "dict", "default": {"ike": 2, "knl": 2, "cfg": 1}},
     "force": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 120},
+    "validate_only": {"type": "bool", "default": False},
 }
 
 

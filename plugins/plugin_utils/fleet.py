@@ -71,7 +71,8 @@ def step_outcome(step: str, plan_key: str, names: tuple[str, ...], host: dict, p
         return {"state": "failed", "detail": str(failure.get("msg", ""))}
     if plan_key in plan and not plan[plan_key][0]:
         return {"state": "skipped", "detail": plan[plan_key][1]}
-    results = [r for r in (_result(host.get(name)) for name in names) if r is not None]
+    # A result of the step's up-front check (validate_only, same register) is not the step having run.
+    results = [r for r in (_result(host.get(name)) for name in names) if r is not None and not r.get("validated")]
     if any(r.get("changed") for r in results):
         return {"state": "changed", "detail": ""}
     if results:

@@ -57,7 +57,12 @@ def test_good_settings_validate_cleanly():
     ({"ipsec__ike": "aes256gcm16-prfsha256-ecp256,"}, "has an empty proposal"),
     ({"ipsec__auto": "start"}, "remote.gateway must be the on-prem VPN endpoint's address, not %any"),
     ({"ipsec__auto": "always"}, "ipsec.auto 'always' is not one of add"),
-    ({"remote__id": "on prem"}, "remote.id 'on prem' must be non-empty without spaces"),
+    ({"remote__id": ""}, "remote.id '' must not be empty"),
+    ({"remote__id": "on-prem "}, "remote.id 'on-prem ' must not begin or end with white space"),
+    ({"local__id": "cluster\nid-remote = x"}, "must not contain control characters"),
+    ({"local__id": "cluster\tx"}, "must not contain control characters"),
+    ({"name": "VPN_1"}, "name 'VPN_1' must be lower-case letters, digits and '-'"),
+    ({"name": "v" * 46}, "at most 45 characters"),
     ({"ipsec__lifetime": "1 hour"}, "ipsec.lifetime '1 hour' is not a duration"),
     ({"remote__private_ip_to_ping": "10.1.1.1"}, "remote.private_ip_to_ping 10.1.1.1 is not in remote.subnet"),
     ({"logging": {"ike": 0, "knl": 2}}, "logging level of 'ike' must be at least 1"),
@@ -106,7 +111,7 @@ def test_swanctl_conf_maps_the_chart_values():
                  "    proposals = aes256-sha256-modp2048",  # '!' (strict): no defaults appended
                  "    rekey_time = 10260s", "    over_time = 540s",  # 3h - 9m, 9m
                  "    keyingtries = 0", "    unique = replace", "    dpd_delay = 30s", "    mobike = no",
-                 "      id = ibm-cloud", "      id = on-prem", "      auth = psk",
+                 '      id = "ibm-cloud"', '      id = "on-prem"', "      auth = psk",
                  "        local_ts = 172.30.0.0/16, 172.21.0.0/16", "        remote_ts = 192.168.100.0/24",
                  "        esp_proposals = aes256-sha256", "        rekey_time = 3060s", "        life_time = 3600s",
                  "        start_action = start", "        close_action = start", "        dpd_action = restart",
@@ -121,6 +126,30 @@ def test_swanctl_conf_maps_the_chart_values():
     assert "local_ts = 172.21.0.0/16, dynamic\n" in snat
 
 
+@pytest.mark.parametrize("identity, written", [
+    ("cluster}", '"cluster}"'),  # a brace no longer ends the section
+    ("C=US, O=Example # Corp, CN=gw", '"C=US, O=Example # Corp, CN=gw"'),  # a DN: spaces, '#' and '='
+    ('say "hi"', '"say \\"hi\\""'),
+    ("back\\slash", '"back\\\\slash"'),
+])
+def test_identities_are_written_as_strongswan_reads_quoted_strings(identity, written):
+    changed = params(local__id=identity, remote__id=identity)
+    assert strongswan.param_errors(changed) == []
+    conf = strongswan.render_swanctl_conf(changed)
+    secret = strongswan.render_secrets_conf(changed)
+    assert f"      id = {written}\n" in conf
+    assert f"    id-local = {written}\n" in secret and f"    id-remote = {written}\n" in secret
+
+
+def test_subnets_are_written_in_the_form_strongswan_reads():
+    changed = params(remote__subnet=["192.168.100.0/255.255.255.0", "10.9.0.1"])
+    assert strongswan.param_errors(changed) == []
+    assert "        remote_ts = 192.168.100.0/24, 10.9.0.1/32\n" in strongswan.render_swanctl_conf(changed)
+    routes = next(o for o in strongswan.objects(changed, SALT) if o["kind"] == "DaemonSet")
+    env = {e["name"]: e["value"] for e in routes["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["REMOTE_SUBNETS"] == "192.168.100.0/24 10.9.0.1/32"
+
+
 def test_strongswan_conf_logs_to_the_container_and_loads_swanctl():
     conf = strongswan.render_strongswan_conf(params())
     assert "    stderr {\n" in conf and "      ike = 2\n" in conf and "      default = 1\n" in conf
@@ -133,7 +162,7 @@ def test_psk_lives_in_a_secret_and_never_in_the_configmap():
     assert PSK not in str(objs["ConfigMap"])
     secret = base64.b64decode(objs["Secret"]["data"]["secrets.conf"]).decode()
     assert f"secret = 0s{base64.b64encode(PSK.encode()).decode()}\n" in secret
-    assert "id-local = ibm-cloud\n" in secret and "id-remote = on-prem\n" in secret
+    assert 'id-local = "ibm-cloud"\n' in secret and 'id-remote = "on-prem"\n' in secret
     assert PSK not in str(mask_secrets(objs["Secret"]))
 
 
