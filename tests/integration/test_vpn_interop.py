@@ -252,8 +252,10 @@ def deploy(cluster, psk: str, **options) -> dict:
     from kubernetes import client
     namespace = f"vpn-{uuid.uuid4().hex[:6]}"
     args = {"name": "interop", "namespace": namespace, "preshared_secret": psk,
-            "local": {"subnet": options.pop("local_subnet", [POD_NET, SERVICE_NET]), "id": "ibm-cloud"},
-            "remote": {"subnet": [ONPREM_SUBNET], "id": "on-prem", "gateway": ONPREM_GW,
+            "local": {"subnet": options.pop("local_subnet", [POD_NET, SERVICE_NET]),
+                      "id": options.pop("local_id", "ibm-cloud")},
+            "remote": {"subnet": options.pop("remote_subnet", [ONPREM_SUBNET]), "id": options.pop("remote_id", "on-prem"),
+                       "gateway": ONPREM_GW,
                        "private_ip_to_ping": ONPREM_HOST},
             "ipsec": {"ike": IKE, "esp": ESP, "auto": "start", **options.pop("ipsec", {})}, **options}
     result = run_module(cluster, "strongswan_vpn", args)
@@ -396,3 +398,29 @@ def test_a_proposal_mismatch_fails_with_the_reason_in_the_vpn_pods_log(iks_clust
     assert "received proposals unacceptable" in net.onprem.log_text()
     assert not established(vpn)
     assert probe(vpn, stored).returncode != 0
+
+
+# Values strongswan_vpn accepts that swanctl.conf's syntax gives a meaning of its own ('}' ends a section, '#'
+# starts a comment, '"' a string, '=' a setting): each must reach charon exactly as given.
+EDGE_IDENTITIES = [
+    ("cluster}", "on-prem{"),
+    ("C=US, O=Example # Corp, CN=cluster", "peer@example.com"),
+    ('say "hi" = \\ back', "@#0a0b"),
+]
+
+
+@pytest.mark.parametrize("local_id, remote_id", EDGE_IDENTITIES)
+def test_identities_with_swanctl_syntax_reach_charon_exactly(iks_cluster, network, tmp_path, local_id, remote_id):
+    """The module's swanctl.conf and secrets, loaded by the real swanctl --load-all into the real charon."""
+    stored = deploy(iks_cluster, secrets.token_urlsafe(32), local_id=local_id, remote_id=remote_id,
+                    remote_subnet=["192.168.100.0/255.255.255.0", "10.9.0.1"])
+    vpn = start_vpn_pod(network, stored, tmp_path, "strongx509")
+    assert wait_until(lambda: "loaded ike secret" in vpn.log_text(), 20), vpn.log_text()[-3000:]
+    log = vpn.log_text()
+    assert "loaded connection 'k8s-conn'" in log, log[-3000:]
+    assert not re.search(r"load-all: .*(fail|error|invalid|unexpected)", log, re.I), log[-3000:]
+    conns = vpn.exec(["swanctl", "--list-conns"]).stdout
+    shown = re.findall(r"^\s+id: (.*)$", conns, re.M)
+    assert shown[:2] == [local_id, remote_id] or remote_id.startswith("@#"), conns
+    assert shown[0] == local_id, conns
+    assert "remote: 192.168.100.0/24 10.9.0.1/32" in conns, conns
