@@ -3,8 +3,8 @@
 """How every module of the collection runs: one place for connect, warnings, diff, api_calls and errors.
 
 A module declares its argument spec and a handler ``handler(run) -> dict``; :func:`run_module` does the rest:
-it validates with the module's ``errors(params) -> list[str]`` before any call (and stops there for a module's
-``validate_only``), connects lazily (the
+it validates with the module's ``errors(params) -> list[str]`` before any call (and for a module's
+``validate_only`` stops there, or after its read-only ``validate(run) -> dict``), connects lazily (the
 module's name is the user agent the audit log shows), keeps ``diff`` only in diff mode, emits the handler's
 ``warnings``, attaches ``api_calls`` and turns any :class:`SecureClusterError` into ``fail_json`` with the
 partial results it carries.
@@ -53,7 +53,8 @@ class Run:
 
 
 def run_module(name: str, argument_spec: dict, handler: Callable[[Run], dict],
-               errors: Callable[[dict], list[str]] | None = None, **module_options) -> None:
+               errors: Callable[[dict], list[str]] | None = None,
+               validate: Callable[[Run], dict] | None = None, **module_options) -> None:
     """Run a module of this collection: see the module docstring."""
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_options)
     run = Run(module, name)
@@ -62,7 +63,10 @@ def run_module(name: str, argument_spec: dict, handler: Callable[[Run], dict],
         if errors is not None:
             raise_if(errors(module.params))
         # The up-front check of a step: the same validation as the run, and nothing else.
-        result = {"validated": True} if module.params.get("validate_only") else handler(run)
+        if module.params.get("validate_only"):
+            result = {**(validate(run) if validate else {}), "validated": True}
+        else:
+            result = handler(run)
     except SecureClusterError as exc:
         failure = exc
     if failure is not None:

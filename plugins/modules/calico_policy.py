@@ -88,6 +88,14 @@ options:
     description: Seconds the O(probe) waits for the API server.
     type: int
     default: 30
+  validate_only:
+    description:
+      - Only check the input and choose the backend as a real run does, reading at most the API groups and never
+        running calicoctl or writing. A calicoctl_config calicoctl would misread (an etcdv3 datastore without
+        etcdEndpoints, the v1 form) or that points at another API server than the module's connection is refused
+        here. The pattern's up-front checks use it, so such a file stops the run before the first step.
+    type: bool
+    default: false
 notes:
   - Both backends give the same plan, C(changed), diff and stored object for the same input; validation runs
     before any backend call, so an invalid resource costs no calicoctl command and no API call.
@@ -149,7 +157,7 @@ resources:
     - Each resource (kind, namespace, name), whether it changed, and its v3 form before and after.
     - When a write fails after others succeeded, the failed result lists what was already done, so a rescue can
       undo it.
-  returned: always
+  returned: unless O(validate_only)
   type: list
   elements: dict
 backend:
@@ -171,7 +179,7 @@ calico:
     - The cluster's Calico as ClusterInformation C(default) tells (version, cluster_type, datastore_ready).
     - With the C(calicoctl) backend, as C(calicoctl version) tells it; C(datastore_ready) is then null (not
       reported by that command) and C(client_version) is calicoctl's own.
-  returned: always
+  returned: unless O(validate_only)
   type: dict
   sample: {"version": "v3.28.2", "cluster_type": "k8s,bgp,kdd", "datastore_ready": true}
 datastore:
@@ -190,8 +198,13 @@ order:
   description:
     - C(clashes) lists policies of this run that share their order with another policy (Calico then orders by name).
     - C(allowed_before) lists other policies that allow ingress before a policy of this run denies it.
-  returned: always
+  returned: unless O(validate_only)
   type: dict
+validated:
+  description: The input passed the module's checks and the backend was chosen (nothing was written).
+  returned: with O(validate_only)
+  type: bool
+  sample: true
 api_calls:
   description: Reads and writes this run made against the API server, and with the C(calicoctl) backend the
     calicoctl commands that read and wrote (check mode writes nothing).
@@ -223,11 +236,12 @@ ARGUMENT_SPEC = {
     "allow_lockout": {"type": "bool", "default": False},
     "probe": {"type": "bool", "default": False},
     "probe_timeout": {"type": "int", "default": 30},
+    "validate_only": {"type": "bool", "default": False},
 }
 
 
 def main() -> None:
-    run_module("calico_policy", ARGUMENT_SPEC, policy.run, errors=policy.param_errors,
+    run_module("calico_policy", ARGUMENT_SPEC, policy.run, errors=policy.param_errors, validate=policy.validate,
                mutually_exclusive=[("definition", "src")], required_one_of=[("definition", "src")])
 
 

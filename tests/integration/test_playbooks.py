@@ -208,6 +208,31 @@ def test_a_host_the_private_alb_cannot_serve_stops_the_run_before_the_first_step
     assert demo_cluster.writes_since(mark) == []
 
 
+@pytest.mark.parametrize("config, refusal", [
+    ("apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n  datastoreType: etcdv3\n",
+     "(etcdv3 datastore) names no etcd: set etcdEndpoints"),
+    ("apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n  datastoreType: kubernetes\n"
+     "  k8sAPIEndpoint: https://127.0.0.1:1\n", "points calicoctl at https://127.0.0.1:1"),
+], ids=["etcdv3-without-endpoints", "another-cluster"])
+def test_a_calicoctl_cfg_the_calico_steps_would_refuse_stops_the_run_before_the_first_step(demo_cluster, tmp_path,
+                                                                                         config, refusal):
+    """The Calico steps' calicoctl.cfg is checked up front by their own module (validate_only), as the step
+    would check it: a file calicoctl would misread, or one of another cluster, used to stop the run at the
+    NodePort step, after the edge nodes and the ALBs changed. No calicoctl is needed: none runs."""
+    inventory = str(REPO / "playbooks" / "inventory" / "local.yml")
+    (tmp_path / "calicoctl.cfg").write_text(config)
+    mark = demo_cluster.audit_mark()
+    result = run_playbook(demo_cluster, "secure-cluster.yml", "-i", inventory, "-e", f"exposure_report_dir={tmp_path}",
+                          "-e", json.dumps({"secure_cluster_calico_backend": "calicoctl",
+                                            "secure_cluster_calicoctl_config": str(tmp_path / "calicoctl.cfg")}),
+                          check=False)
+    assert result.returncode != 0
+    assert "Check the calicoctl.cfg the Calico steps will use" in result.stdout
+    assert refusal in result.stdout, result.stdout[-3000:]
+    assert "Plan the edge nodes" not in result.stdout
+    assert demo_cluster.writes_since(mark) == []
+
+
 def test_a_provider_no_annotation_makes_private_stops_the_run_before_the_first_step(tmp_path):
     """On a cluster whose provider the nodes do not tell, private LoadBalancer Services cannot be made private:
     the run stops before the first step; naming the provider lets it go on."""

@@ -33,13 +33,25 @@ def param_errors(params: dict) -> list[str]:
     return errors
 
 
+def chosen(run) -> tuple:
+    """The backend, chosen as ``backend`` asks (which refuses a calicoctl.cfg calicoctl would misread or that
+    points at another cluster than the module's connection), and the result fields that say which and why."""
+    store, reason = backend.choose(run)
+    return store, {"backend": store.name, "backend_reason": reason, "datastore": store.datastore}
+
+
+def validate(run) -> dict:
+    """The up-front check of a step (``validate_only``): the run's own choice of backend. It may read (the API
+    groups, for ``auto``); it never runs calicoctl and never writes."""
+    return chosen(run)[1]
+
+
 def run(run) -> dict:
     """Apply or remove the resources; see the module's documentation."""
     params, state = run.params, run.params["state"]
     resources = resources_of(params)
-    store, reason = backend.choose(run)
-    out = {"backend": store.name, "backend_reason": reason, "datastore": store.datastore,
-           "calico": store.cluster_information()}
+    store, out = chosen(run)
+    out["calico"] = store.cluster_information()
     # Fields this cluster's Calico does not have are refused before anything is read or written.
     raise_if(validation.version_errors(resources, out["calico"]["version"]))
     if out["calico"].get("datastore_ready") is False:
