@@ -94,6 +94,7 @@ options:
         running calicoctl or writing. A calicoctl_config calicoctl would misread (an etcdv3 datastore without
         etcdEndpoints, the v1 form) or that points at another API server than the module's connection is refused
         here. The pattern's up-front checks use it, so such a file stops the run before the first step.
+      - O(definition) may then be empty (the backend alone is checked).
     type: bool
     default: false
 notes:

@@ -23,8 +23,9 @@ def resources_of(params: dict) -> list[dict]:
 def param_errors(params: dict) -> list[str]:
     """Everything wrong with the input, before any call to the cluster."""
     resources = resources_of(params)
-    errors = (validation.resource_errors(resources) + keep_open_errors(params["keep_open"])
-              + backend.backend_errors(params))
+    # The up-front check of the backend alone (validate_only without resources) needs no resources.
+    errors = ([] if params.get("validate_only") and not resources else validation.resource_errors(resources))
+    errors += keep_open_errors(params["keep_open"]) + backend.backend_errors(params)
     protected = [r["metadata"]["name"] for r in resources if isinstance(r, dict) and r.get("kind") == "GlobalNetworkPolicy"
                  and (r.get("metadata") or {}).get("name") in params["protected_names"]]
     if protected and not params["force"]:
