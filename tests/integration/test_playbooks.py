@@ -214,8 +214,8 @@ def test_a_host_the_private_alb_cannot_serve_stops_the_run_before_the_first_step
     ("apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n  datastoreType: kubernetes\n"
      "  k8sAPIEndpoint: https://127.0.0.1:1\n", "points calicoctl at https://127.0.0.1:1"),
 ], ids=["etcdv3-without-endpoints", "another-cluster"])
-def test_a_calicoctl_cfg_the_calico_steps_would_refuse_stops_the_run_before_the_first_step(demo_cluster, tmp_path,
-                                                                                         config, refusal):
+def test_a_calicoctl_cfg_the_calico_steps_would_refuse_stops_the_run_before_the_first_step(
+        demo_cluster, tmp_path, config, refusal):
     """The Calico steps' calicoctl.cfg is checked up front by their own module (validate_only), as the step
     would check it: a file calicoctl would misread, or one of another cluster, used to stop the run at the
     NodePort step, after the edge nodes and the ALBs changed. No calicoctl is needed: none runs."""
