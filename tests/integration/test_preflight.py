@@ -151,9 +151,11 @@ def test_missing_calico_crds_stop_the_run_before_any_write(generic, tmp_path):
 
 
 def test_a_pre_shared_key_the_vpn_would_refuse_stops_the_run_before_any_write(demo, tmp_path):
-    """The VPN is the last step: its refusal of a short key used to come after every other step had written."""
+    """The VPN is the last step: its refusal of a short key used to come after every other step had written. The
+    up-front check is the module's own (validate_only), so it refuses in the module's words."""
     extra = ["-i", DEMO_INVENTORY, "-e", f"exposure_report_dir={tmp_path}",
              "-e", json.dumps({"strongswan_vpn_remote_subnet": ["10.91.0.0/24"]})]
-    refused_before_any_write(demo, *extra, "-e", "strongswan_vpn_preshared_secret=short",
-                             message="strongswan_vpn_preshared_secret is only 5 characters")
+    out = refused_before_any_write(demo, *extra, "-e", "strongswan_vpn_preshared_secret=short",
+                                   message="preshared_secret is only 5 characters; use at least")
+    assert "The strongSwan VPN: check the options the step will use, changing nothing" in out
     passes_check_mode(demo, *extra, "-e", "strongswan_vpn_preshared_secret=a-long-enough-pre-shared-key-for-the-test")
