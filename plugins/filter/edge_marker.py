@@ -1,6 +1,6 @@
 # Copyright: secure_cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The collection's edge marker for templates, from the one place that owns it (module_utils/edge_nodes.py).
+"""The collection's edge marker for templates, from the one place that owns it (module_utils/nodes/edge.py).
 
 ``{{ secure_cluster_edge_labels | default(none) | containers_workload.secure_cluster.edge_labels }}`` is the
 user's edge labels, or the collection's default (dedicated=edge) when none are set; ``edge_taints`` likewise.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import EDGE_LABELS, EDGE_TAINTS
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes.edge import EDGE_LABELS, EDGE_TAINTS
 
 
 def edge_labels(value=None) -> dict:

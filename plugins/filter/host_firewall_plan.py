@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.host_firewall import firewall_plan
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.host_firewall import firewall_plan
 
 
 def host_firewall_plan(networks, api_server_nets=(), cluster_nets=(), admin_nets=(), keep_open=()):

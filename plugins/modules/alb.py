@@ -94,8 +94,8 @@ changed_albs:
   elements: str
 """
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import alb
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import alb
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 
 def main() -> None:

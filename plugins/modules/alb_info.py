@@ -54,8 +54,8 @@ albs:
        instances: 2}
 """
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import alb
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import alb
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 
 def main() -> None:

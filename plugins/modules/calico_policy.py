@@ -215,8 +215,8 @@ api_calls:
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import policy
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.backend import BACKEND_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,

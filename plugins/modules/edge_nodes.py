@@ -272,9 +272,9 @@ api_calls:
   sample: {reads: 1, writes: 2}
 """
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_nodes
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import edge as edge_nodes
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,

@@ -95,10 +95,10 @@ api_calls:
   type: dict
 """
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_workloads
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import EDGE_LABELS
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import workloads as edge_workloads
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes.edge import EDGE_LABELS
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,

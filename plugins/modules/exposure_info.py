@@ -235,11 +235,11 @@ summary:
            vpn: false, edge_nodes: 6, access_unknown: [], drift: 0}
 """
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import EDGE_LABELS, EDGE_TAINTS, EFFECTS
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import exposure as exposure_info
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes.edge import EDGE_LABELS, EDGE_TAINTS, EFFECTS
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.backend import BACKEND_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,

@@ -78,9 +78,9 @@ objects:
   sample: [{kind: Service, namespace: shop, name: web, changed: true}]
 """
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import k8s_apply
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import apply as k8s_apply
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,

@@ -106,9 +106,9 @@ api_calls:
   type: dict
 """
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import preflight
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import preflight
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,

@@ -81,9 +81,9 @@ calico:
   type: dict
 """
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,

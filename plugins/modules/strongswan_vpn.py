@@ -327,10 +327,11 @@ validated:
   sample: true
 """
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers, strongswan
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import EDGE_LABELS, EDGE_TAINTS, edge_tolerations
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.runner import run_module
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.vpn import strongswan
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes.edge import EDGE_LABELS, EDGE_TAINTS, edge_tolerations
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.runner import run_module
 
 ARGUMENT_SPEC = {
     **AUTH_ARG_SPEC,

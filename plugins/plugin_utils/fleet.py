@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.report_files import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit.files import (
     file_link, html_text, markdown_text, write_if_changed)
 
 # The one table of the steps: (step, its key in the pattern's plan, the variables the step's tasks register).

@@ -327,7 +327,7 @@ def authorizer_grants(authz, subject, path, namespace):
 
 def test_the_api_servers_authorizer_agrees_with_every_path_the_report_scores(rbac, capsys):
     from kubernetes import client
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import access
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import access
     authz = client.AuthorizationV1Api(rbac.cluster.client())
     prefix = unique("judge")
     subjects = []

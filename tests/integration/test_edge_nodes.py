@@ -267,7 +267,8 @@ def test_networking_pods_are_moved_onto_edge_nodes_one_at_a_time(clean):
 def test_a_node_changed_since_the_list_is_read_again_and_nobody_elses_change_is_lost(clean):
     from kubernetes import client
 
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import kube, edge_nodes as nodes
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import client as kube
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import edge as nodes
     api = kube.connect({"kubeconfig": clean.kubeconfig})
     listed = api.get(f"/api/v1/nodes/{EDGE[0]}")
     core = client.CoreV1Api(clean.client())

@@ -8,7 +8,7 @@ import pytest
 from conftest import run_module, run_playbook, unique
 from test_calico_policy import role_play
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import ingress_path
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import ingress_path
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def recap(stdout: str) -> dict:
 
 
 def test_the_collection_comes_from_the_tarball():
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import kube
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import client as kube
     installed = os.environ["ANSIBLE_COLLECTIONS_PATH"]
     assert Path(kube.__file__).resolve().is_relative_to(Path(installed).resolve())
     assert not (Path(kube.__file__).parents[2] / "tests").exists()  # the tarball ships no tests

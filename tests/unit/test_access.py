@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import access
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import access
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import KubeError
 
 ALL = {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}
 READ_SECRETS = {"verbs": ["get", "list"], "apiGroups": [""], "resources": ["secrets"]}

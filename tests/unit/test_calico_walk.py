@@ -145,7 +145,7 @@ def test_forwarded_packets_meet_only_applyonforward_policies_and_no_failsafe():
 
 
 def test_nodeport_exposure_follows_the_forwarded_path():
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info as exposure
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import exposure
     public = {"metadata": {"name": "w1-public", "labels": {"ibm.role": "worker_public"}}, "spec": {}}
     private = {"metadata": {"name": "w1-private", "labels": {"ibm.role": "worker_private"}}, "spec": {}}
     assert exposure.nodeport_exposure(30080, "TCP", [], []) == \
@@ -162,7 +162,7 @@ def test_nodeport_exposure_follows_the_forwarded_path():
 
 
 def test_host_findings_tell_which_host_ports_answer_the_internet():
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info as exposure
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import exposure
     assert [f["exposure"] for f in exposure.host_findings([], [], walk.FAILSAFE_INBOUND)] == \
         ["no Calico host endpoint: Calico does not firewall the nodes"]
     auto = {"metadata": {"name": "n1-auto", "labels": {"kubernetes.io/hostname": "n1"}},

@@ -22,7 +22,7 @@ import replay  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import (  # noqa: E402
     backend, calicoctl, policy, resources)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import InvalidInput  # noqa: E402
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import InvalidInput  # noqa: E402
 from ansible_collections.containers_workload.secure_cluster.plugins.modules.calico_policy import ARGUMENT_SPEC  # noqa: E402
 
 TRANSCRIPTS = replay.load_transcripts()
@@ -353,7 +353,7 @@ def test_auto_without_api_or_calicoctl_fails_naming_both(monkeypatch):
     class NoApi(Run):
         @property
         def kube(self):
-            from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+            from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import KubeError
             raise KubeError("no kubeconfig found")
 
     run = NoApi(calicoctl_path="/nonexistent/calicoctl")
@@ -382,7 +382,7 @@ def test_auto_takes_calicoctl_with_a_config_when_the_api_has_no_calico(calicoctl
 def test_invalid_backend_options_are_refused_before_anything_runs(tmp_path):
     run = Run(backend="calicoctl", calicoctl_config=str(tmp_path / "missing.cfg"), calicoctl_timeout=0, definition=SEED)
     with pytest.raises(InvalidInput) as error:
-        from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import raise_if
+        from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import raise_if
         raise_if(policy.param_errors(run.params))
     assert "is not a file" in str(error.value) and "calicoctl_timeout '0'" in str(error.value)
 
@@ -409,7 +409,7 @@ class Connected(Run):
 
     @property
     def kube(self):
-        from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import kube
+        from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import client as kube
         configuration = kube.build_configuration(self.params)  # what kube.Kube is made from, and its host
         return SimpleNamespace(configuration=configuration, host=configuration.host.rstrip("/"))
 
@@ -423,7 +423,7 @@ class Connected(Run):
     ({"validate_certs": False}, "https://a.example:6443", "T0KEN", True),
 ])
 def test_calicoctl_gets_a_kubeconfig_of_the_modules_connection(tmp_path, monkeypatch, params, server, token, insecure):
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import kube
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import client as kube
     (tmp_path / "config").write_text(KUBECONFIG)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)

@@ -3,7 +3,7 @@
 import html.parser
 import os
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_report
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import report as exposure_report
 
 
 def finding(severity, kind, obj, area=None):
@@ -90,7 +90,7 @@ def test_write_writes_once_and_not_in_check_mode(tmp_path):
 
 
 def test_a_report_name_that_is_not_a_file_name_is_refused_before_the_audit():
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import exposure as exposure_info
     assert exposure_info.param_errors({"report": None}) == []
     assert exposure_info.param_errors({"report": {"name": "cluster-a"}}) == []
     for name in ("../etc/cron.d/x", "a/b", ".hidden"):
@@ -140,7 +140,7 @@ def test_a_replaced_pod_is_the_same_workload_but_a_new_exposure_on_it_is_drift()
 
 
 def test_pods_are_judged_by_the_workload_that_runs_them():
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import exposure as exposure_info
 
     def pod(name, owner=None, template=None):
         meta = {"namespace": "shop", "name": name, "labels": {"pod-template-hash": template} if template else {}}
@@ -154,8 +154,8 @@ def test_pods_are_judged_by_the_workload_that_runs_them():
 
 
 def test_an_edge_node_without_an_edge_taint_is_a_finding_per_missing_taint():
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_info
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import (
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import exposure as exposure_info
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes.edge import (
         EDGE_LABELS, EDGE_TAINTS)
 
     def node(name, labels, taints):

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import alb, iks
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import alb
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import iks
 
 ALB = {"albID": "private-cr1a2b-alb1", "albType": "private", "enable": True, "state": "enabled", "status": "enabled",
        "zone": "dal10", "numOfInstances": "2"}

@@ -1,6 +1,6 @@
 """Kubernetes NetworkPolicy ingress, evaluated as the API documents it, and where ingress traffic comes from."""
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import ingress_path
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import ingress_path
 
 POD = {"app": "web"}
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import urllib3
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import (
     Kube, KubeError, build_configuration, connection_failure)
 
 
@@ -319,7 +319,7 @@ def test_a_tls_certificate_error_is_not_retried_but_a_handshake_cut_short_is():
 
 
 def test_the_ibm_cloud_client_sends_again_after_a_reset_and_a_refused_connection_fails_clearly(faults, monkeypatch):
-    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.iks import IksClient, IksError
+    from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm.iks import IksClient, IksError
     monkeypatch.setattr("time.sleep", lambda unused: None)
     server = faults(["reset"], {("POST", "/identity/token"): (200, {"access_token": "a", "expires_in": 3600})})
     client = IksClient("key", endpoint=f"http://127.0.0.1:{server.port}", retries=3)

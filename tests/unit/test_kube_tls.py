@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import (
     Kube, KubeError, build_configuration)
 
 # What kubeadm's CA has (client-go certutil.NewSelfSignedCACert), what many hand-made CAs have (no key usage),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.labels import (
     LabelSelectorError, key_error, name_error, parse_selector, selector_matches, value_error)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import errors
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import errors
 
 REPO = Path(__file__).resolve().parents[2]
 # fleet_report is an action on the controller only: its module file holds the documentation, no main().
@@ -24,7 +24,7 @@ def spec_of(module: str) -> dict:
     mod = importlib.import_module(f"{PACKAGE}.modules.{module}")
     if hasattr(mod, "ARGUMENT_SPEC"):
         return mod.ARGUMENT_SPEC
-    alb = importlib.import_module(f"{PACKAGE}.module_utils.alb")
+    alb = importlib.import_module(f"{PACKAGE}.module_utils.ibm.alb")
     return {"alb": alb.ALB_ARG_SPEC, "alb_info": alb.INFO_ARG_SPEC, "exposure_info": {}}.get(module, {})
 
 

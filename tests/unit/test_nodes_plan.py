@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_nodes as nodes
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import edge as nodes
 
 EDGE_TAINTS = [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"},
                {"key": "dedicated", "value": "edge", "effect": "NoExecute"}]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import preflight
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import preflight
 
 
 class FakeKube:

@@ -3,7 +3,8 @@ k8s.io/kubernetes pkg/apis/rbac/v1 and plugin/pkg/auth/authorizer/rbac): the up-
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import access, rbac
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import access
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import rbac
 
 
 def rule(verbs=("*",), groups=("*",), resources=("*",), names=()):

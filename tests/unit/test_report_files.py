@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import exposure_report, report_files
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import report as exposure_report
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import files as report_files
 from ansible_collections.containers_workload.secure_cluster.plugins.plugin_utils import fleet
 
 HOSTILE_HOST = "javascript:alert(1)<img src=x onerror=alert(2)>|x&y`z"

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import strongswan
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.k8s_apply import mask_secrets
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.vpn import strongswan
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.apply import mask_secrets
 
 PSK = "Zt4q9V1mXr7LcW2pK8sY5nB3"
 SALT = "5f0c2a9e3b7d41c8a6e2f1b0d9c8e7a6"

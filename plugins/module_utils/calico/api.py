@@ -15,7 +15,7 @@ import time
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.calicoctl import CalicoctlError
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
     CRD, KINDS, METADATA_ANNOTATION, CalicoError, crd_path, from_crd, same, storage_name, to_crd, with_defaults)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import KubeError
 
 
 class Api:

@@ -12,7 +12,7 @@ from ansible_collections.containers_workload.secure_cluster.plugins.module_utils
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.calicoctl import Calicoctl
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
     CRD, CalicoError, crd_path)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import (
     OVERRIDES, KubeError, kubeconfig_document, kubeconfig_path, kubeconfig_server, read_kubeconfig,
     write_private_kubeconfig)
 

@@ -10,8 +10,8 @@ from ansible_collections.containers_workload.secure_cluster.plugins.module_utils
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.guard import keep_open_errors
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
     CalicoError, load_src, resources_from)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import raise_if
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError, connect
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import raise_if
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import KubeError, connect
 
 PROBE_ATTEMPTS = 3
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import json
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
 
 V3 = "projectcalico.org/v3"
 CRD = "crd.projectcalico.org/v1"

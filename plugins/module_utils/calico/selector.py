@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
 
 
 class CalicoSelectorError(SecureClusterError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.report_files import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit.files import (
     html_text, markdown_text, read_bytes, write_if_changed)
 
 # What the report tables show of the summary, in order.

@@ -16,9 +16,9 @@ from typing import Callable
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import (
     SecureClusterError, raise_if)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import connect
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import connect
 
 
 class Run:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
 
 _NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

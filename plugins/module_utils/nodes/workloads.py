@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.labels import (
     LabelSelectorError, key_error, name_error, parse_selector, value_error)
 
 

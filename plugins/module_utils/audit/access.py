@@ -12,8 +12,8 @@ recognised and reported as info.
 
 from __future__ import annotations
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import rbac
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import rbac
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import KubeError
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 KINDS = {

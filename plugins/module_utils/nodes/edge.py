@@ -14,10 +14,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import edge_workloads
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes import workloads as edge_workloads
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.labels import (
     LabelSelectorError, key_error, name_error, parse_selector, selector_matches, value_error)
 
 # The edge marker, owned here: IKS's own label and taints (seed 001). Every module that places, finds or

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import rbac
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import rbac
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import KubeError
 
 AUTHZ = "/apis/authorization.k8s.io/v1"
 PARALLEL_REVIEWS = 8

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import ingress_path
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import ingress_path
 
 IBM_IP_TYPE = "service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type"
 IBM_ZONE = "service.kubernetes.io/ibm-load-balancer-cloud-provider-zone"

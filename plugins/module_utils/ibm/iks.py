@@ -20,7 +20,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import Request
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
 
 PUBLIC_ENDPOINTS = ("https://containers.cloud.ibm.com/global", "https://iam.cloud.ibm.com")
 # IBM's private service endpoints are per region (bluemix-go endpoints: private.<region>.containers...);

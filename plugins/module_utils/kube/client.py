@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
 
 try:
     import urllib3

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import raise_if
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import Kube, KubeError, contains
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import raise_if
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import Kube, KubeError, contains
 
 
 def run(run) -> dict:

@@ -1,7 +1,7 @@
 # Copyright: secure_cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Exposure audit: what in the cluster is reachable from where, and who can do what (module_utils/access.py),
-read-only towards the cluster. Given ``report``, it also writes the exposure report (module_utils/exposure_report.py)
+"""Exposure audit: what in the cluster is reachable from where, and who can do what (module_utils/audit/access.py),
+read-only towards the cluster. Given ``report``, it also writes the exposure report (module_utils/audit/report.py)
 where it runs.
 
 Every finding has a severity (high, medium, low, info), the object, what is exposed, and the fix (usually a
@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import access, exposure_report, ingress_path, providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import access
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import report as exposure_report
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import ingress_path
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import providers
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import backend, guard, walk
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import CalicoError, from_crd
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.validation import one_resource_errors
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.edge_nodes import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes.edge import (
     EDGE_LABELS, EDGE_TAINTS, BLOCKING_EFFECTS, taint_text, tolerates)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import KubeError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import KubeError
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "ibm-system", "calico-system",
                      "tigera-operator", "strongswan")
@@ -29,7 +32,7 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 def finding(severity: str, kind: str, obj: str, exposure: str, fix: str, nature: str = "") -> dict:
     """A finding; ``nature`` tells apart findings of one kind on one object (a Service's NodePorts, an edge node's
-    missing taints), for drift (module_utils/exposure_report.py)."""
+    missing taints), for drift (module_utils/audit/report.py)."""
     found = {"severity": severity, "kind": kind, "object": obj, "exposure": exposure, "fix": fix}
     return {**found, "nature": nature} if nature else found
 

@@ -18,8 +18,8 @@ import ipaddress
 import re
 import secrets as secrets_module
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import providers
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.k8s_apply import ensure_objects
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import providers
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.apply import ensure_objects
 
 PLACEHOLDER_PSK = "strongswan-preshared-secret"
 MIN_PSK_LENGTH = 20

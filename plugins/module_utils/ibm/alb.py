@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils import iks
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import AUTH_ARG_SPEC
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.errors import SecureClusterError
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.labels import (
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import iks
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.client import AUTH_ARG_SPEC
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.labels import (
     LabelSelectorError, parse_selector)
 
 ALB_ID = re.compile(r"^(public|private)-[a-z0-9]+-alb[0-9]+$")
