@@ -9,70 +9,73 @@ a file only when it reads differently. The fleet_report action plugin collects t
 
 from __future__ import annotations
 
-import re
+import os
+
+import yaml
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit.files import (
     file_link, html_text, markdown_text, write_if_changed)
 
-# The one table of the steps: (step, its key in the pattern's plan, the variables the step's tasks register).
-# A step's outcome is read from these results: failed (the failure's step), changed (any result changed),
-# unchanged (results, none changed), skipped with its switch (the plan has it off), not run (no result).
-STEPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("edge_nodes", "edge_nodes", ("_edge_nodes_labelled", "edge_nodes_moved", "edge_nodes_result")),
-    ("private_ingress", "private_ingress", (
-        "_private_ingress_private", "_private_ingress_apps_exposed", "private_ingress_public",
-        "_private_ingress_record_written", "_private_ingress_public_enabled", "_private_ingress_apps_removed",
-        "_private_ingress_private_disabled", "_private_ingress_record_dropped")),
-    ("private_load_balancer", "private_load_balancer", ("private_load_balancer_result",)),
-    ("nodeport_lockdown", "nodeport_lockdown", ("nodeport_lockdown_result",)),
-    ("host_firewall", "host_firewall", ("_host_firewall_auto_host_endpoints", "host_firewall_result")),
-    ("namespace_isolation", "namespace_isolation", ("_namespace_isolation_kubernetes", "_namespace_isolation_calico")),
-    ("strongswan_vpn", "vpn", ("strongswan_vpn_result",)),
-)
+# The steps as the pattern declares them (its vars/main.yml, which its tasks read too): a step's outcome is read
+# from what its tasks register: failed (the failure's step), changed (any result changed), unchanged (results,
+# none changed), skipped with its switch (the plan has it off), not run (no result).
+DECLARATION = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "containers_workload_pattern", "vars",
+                           "main.yml")
+DECLARED_AS = "_containers_workload_pattern_steps"
+
+
+def _declared() -> tuple[dict, ...]:
+    with open(DECLARATION, encoding="utf-8") as f:
+        return tuple(yaml.safe_load(f)[DECLARED_AS])
+
+
+DECLARED = _declared()
+# The steps with a column on the fleet page (the audit's columns are its findings).
+STEPS = tuple(s for s in DECLARED if s.get("label"))
 # The pattern's first API read (reached = it succeeded) and the plan it showed (after every up-front check).
 FIRST_READ = "_containers_workload_pattern_detected"
 PLAN_SHOWN = "_containers_workload_pattern_shown"
+PLAN = "_containers_workload_pattern_plan"
 FAILURE = "secure_cluster_failure"
 BATCH = "secure_cluster_fleet_batch"
 EDGE_PREVIEW = "_edge_nodes_preview"
 # What the action reads of each host's variables.
 HOST_VARS = (FIRST_READ, PLAN_SHOWN, FAILURE, BATCH, EDGE_PREVIEW, "exposure_report_before", "exposure_report_after",
-             *(name for unused, unused_key, names in STEPS for name in names))
+             *(name for step in STEPS for name in step["registers"]))
 SEVERITIES = ("high", "medium", "low", "info")
 KINDS = ("secure_cluster", "audit", "rollback")
 # The kinds that run the pattern's steps (forward, or undone in reverse order): a cell per step.
 PATTERN_KINDS = ("secure_cluster", "rollback")
 
-# The plan's lines as the pattern shows them: "private_ingress (secure_cluster_private_ingress): False".
-_PLAN_LINE = re.compile(r"^(?P<key>[\w]+)(?: \((?P<switch>[\w]+)\))?: (?P<value>.*)$")
+def plan_from(shown) -> dict[str, bool]:
+    """{step: on} from the registered result of the task that shows the pattern's plan."""
+    plan = shown.get(PLAN) if isinstance(shown, dict) else None
+    return {s["step"]: bool(plan[s["step"]]) for s in DECLARED if s["step"] in plan} if isinstance(plan, dict) else {}
 
 
-def plan_from(shown) -> dict[str, tuple[bool, str]]:
-    """{plan key: (on, switch)} from the registered result of the task that shows the pattern's plan."""
-    plan = {}
-    lines = shown.get("msg") if isinstance(shown, dict) else None
-    for line in lines if isinstance(lines, list) else []:
-        match = _PLAN_LINE.match(str(line))
-        if match:
-            key = match["key"]
-            plan[key] = (match["value"].strip().lower() == "true",
-                         match["switch"] or f"containers_workload_pattern_{key}")
-    return plan
+def failed_step(failure: dict) -> str:
+    """The step a failure kept by the playbooks' rescue names: its own (read, checks, the audit's), else the
+    declared step whose tag the failed task carries, else the pattern itself (a task of its own)."""
+    if failure.get("step"):
+        return str(failure["step"])
+    tags = failure.get("tags") if isinstance(failure.get("tags"), list) else []
+    return next((s["step"] for s in DECLARED if s["step"] in tags), "pattern")
 
 
 def _result(value) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def step_outcome(step: str, plan_key: str, names: tuple[str, ...], host: dict, plan: dict) -> dict:
-    """One step's outcome on one host: {"state": changed|unchanged|skipped|failed|not run, "detail": ...}."""
+def step_outcome(step: dict, host: dict, plan: dict) -> dict:
+    """One declared step's outcome on one host: {"state": changed|unchanged|skipped|failed|not run, "detail": ...}."""
     failure = _result(host.get(FAILURE))
-    if failure and failure.get("step") == step:
+    if failure and failed_step(failure) == step["step"]:
         return {"state": "failed", "detail": str(failure.get("msg", ""))}
-    if plan_key in plan and not plan[plan_key][0]:
-        return {"state": "skipped", "detail": plan[plan_key][1]}
+    if plan.get(step["step"]) is False:
+        return {"state": "skipped", "detail": step["set_by"]}
     # A result of the step's up-front check (validate_only, same register) is not the step having run.
-    results = [r for r in (_result(host.get(name)) for name in names) if r is not None and not r.get("validated")]
+    results = [r for r in (_result(host.get(name)) for name in step["registers"])
+               if r is not None and not r.get("validated")]
     if any(r.get("changed") for r in results):
         return {"state": "changed", "detail": ""}
     if results:
@@ -151,8 +154,7 @@ def _row(kind: str, name: str, host: dict, in_batch: bool, active: bool) -> dict
     first = _result(host.get(FIRST_READ)) if kind in PATTERN_KINDS else _result(before)
     reached = bool(first) and not first.get("failed")
     plan = plan_from(host.get(PLAN_SHOWN))
-    steps = {step: step_outcome(step, key, names, host, plan) for step, key, names in STEPS} \
-        if kind in PATTERN_KINDS else {}
+    steps = {step["step"]: step_outcome(step, host, plan) for step in STEPS} if kind in PATTERN_KINDS else {}
     row = {"host": name, "reached": reached, "steps": steps, "before": _summary(before), "after": _summary(after),
            "drift": _drift(after) or _drift(before), "edge_nodes": _edge_nodes(host),
            "links": {phase: link for phase, link in (("before", _report_link(before)), ("after", _report_link(after)))
@@ -161,9 +163,9 @@ def _row(kind: str, name: str, host: dict, in_batch: bool, active: bool) -> dict
     if failure:
         message = str(failure.get("msg") or "failed")
         if not reached:
-            row.update(status="not reached", message=message, step=str(failure.get("step") or ""))
+            row.update(status="not reached", message=message, step=failed_step(failure))
         else:
-            row.update(status="failed", message=message, step=str(failure.get("step") or ""))
+            row.update(status="failed", message=message, step=failed_step(failure))
     elif in_batch and not active:
         row.update(status="failed" if reached else "not reached", step="",
                    message="Ansible stopped this host outside the steps (unreachable, or a failure no rescue caught): "
@@ -255,7 +257,7 @@ TITLES = {"secure_cluster": "Fleet: secure_cluster run", "audit": "Fleet: audit"
 def markdown(kind: str, table: list[dict]) -> str:
     """The fleet page as Markdown: the headline, then one row per cluster (every cell through markdown_text)."""
     m = markdown_text
-    steps = [s for s, unused, unused_names in STEPS] if kind in PATTERN_KINDS else []
+    steps = [s["step"] for s in STEPS] if kind in PATTERN_KINDS else []
     lines = [f"# {TITLES[kind]}", "", m(headline(table, kind)) + ".", "",
              "Findings are high / medium / low / info. Reached: the first read of the cluster's API succeeded.", ""]
     header = ["cluster", "reached", "status", *steps, "findings before", "findings after", "drift", "edge nodes",
@@ -312,10 +314,7 @@ a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underlin
 .nosteps { color: #afb8c1; font-style: italic; text-align: center; }"""
 
 COLORS = {"high": "var(--high)", "medium": "var(--medium)", "low": "var(--low)", "info": "var(--info)"}
-STEP_LABELS = {"edge_nodes": "edge nodes", "private_ingress": "private ingress",
-               "private_load_balancer": "private LB", "nodeport_lockdown": "NodePort lockdown",
-               "host_firewall": "host firewall", "namespace_isolation": "namespace isolation",
-               "strongswan_vpn": "VPN"}
+STEP_LABELS = {s["step"]: s["label"] for s in STEPS}
 
 
 def bars(before: dict | None, after: dict | None, scale: int) -> str:
@@ -347,7 +346,7 @@ def page(kind: str, table: list[dict]) -> str:
     """The fleet page as self-contained HTML (inline CSS and SVG, no external asset)."""
     e = html_text
     t = totals(table)
-    steps = [s for s, unused, unused_names in STEPS] if kind in PATTERN_KINDS else []
+    steps = [s["step"] for s in STEPS] if kind in PATTERN_KINDS else []
     scale = max([sum(f[k] for k in ("high", "medium", "low")) for r in table for f in (r["before"], r["after"]) if f]
                 + [1])
     badges = [("b-total", f"{t['clusters']} clusters"), ("b-done", f"{t['done']} done")]

@@ -11,13 +11,9 @@ from pathlib import Path
 from ansible_collections.containers_workload.secure_cluster.plugins.plugin_utils import fleet
 
 REPO = Path(__file__).resolve().parents[2]
-PLAN = {"msg": ["provider: ibm", "state: present", "edge_nodes: True",
-                "private_ingress (secure_cluster_private_ingress): False",
-                "private_load_balancer (private_load_balancer_services): False",
-                "nodeport_lockdown (secure_cluster_nodeport_lockdown): True",
-                "host_firewall (secure_cluster_host_firewall): False",
-                "namespace_isolation (namespace_isolation_namespaces): False",
-                "vpn (strongswan_vpn_remote_subnet): False"]}
+PLAN = {fleet.PLAN: {"provider": "ibm", "state": "present", "exposure_report": True, "edge_nodes": True,
+                     "private_ingress": False, "private_load_balancer": False, "nodeport_lockdown": True,
+                     "host_firewall": False, "namespace_isolation": False, "strongswan_vpn": False}}
 
 
 def audit(phase, host, high, medium=0, low=0, info=1, **extra):
@@ -47,7 +43,9 @@ def failed_in_step():
     host.pop("edge_nodes_result")
     host.pop("nodeport_lockdown_result")
     host.pop("exposure_report_after")
-    host[fleet.FAILURE] = {"step": "edge_nodes", "task": "Taint the edge nodes", "msg": "still on non-edge nodes"}
+    # As the rescue keeps it: no step of its own, the failed task's tags (the role's tag, in any order).
+    host[fleet.FAILURE] = {"step": "", "tags": ["edge_nodes_apply", "edge_nodes"], "task": "Taint the edge nodes",
+                           "msg": "still on non-edge nodes"}
     return host
 
 
@@ -208,11 +206,19 @@ def test_progress_lines():
     assert fleet.line({**a, "changed_steps": []}) == "prod-a done, unchanged"
 
 
-def test_plan_lines_give_each_step_its_switch():
+def test_the_plan_gives_each_declared_step_on_or_off():
     plan = fleet.plan_from(PLAN)
-    assert plan["edge_nodes"] == (True, "containers_workload_pattern_edge_nodes")
-    assert plan["vpn"] == (False, "strongswan_vpn_remote_subnet")
-    assert fleet.plan_from(None) == {}
+    assert plan["edge_nodes"] is True and plan["strongswan_vpn"] is False
+    assert "provider" not in plan
+    assert fleet.plan_from(None) == {} and fleet.plan_from({"msg": "Hello world!"}) == {}
+
+
+def test_a_failed_step_is_named_by_the_declared_tag_of_its_task_whatever_the_tags_order():
+    for tags in (["edge_nodes", "edge_nodes_apply"], ["edge_nodes_apply", "edge_nodes"], ["always", "edge_nodes"]):
+        assert fleet.failed_step({"step": "", "tags": tags}) == "edge_nodes"
+    assert fleet.failed_step({"step": "checks", "tags": ["host_firewall"]}) == "checks"
+    assert fleet.failed_step({"step": "", "tags": ["always"]}) == "pattern"
+    assert fleet.failed_step({}) == "pattern"
 
 
 def run_fleet_play(tmp_path, *args, hosts=("a", "b")):

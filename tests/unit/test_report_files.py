@@ -66,7 +66,7 @@ def assert_markdown_is_text(text: str) -> None:
 
 
 def fleet_table():
-    hostile = {fleet.FIRST_READ: {"provider": "ibm"}, fleet.PLAN_SHOWN: {"msg": ["edge_nodes: True"]},
+    hostile = {fleet.FIRST_READ: {"provider": "ibm"}, fleet.PLAN_SHOWN: {fleet.PLAN: {"edge_nodes": True}},
                "edge_nodes_result": {"changed": True}, fleet.EDGE_PREVIEW: {"edge_nodes": [HOSTILE_NS]},
                "exposure_report_before": {"summary": {"high": 1, "medium": 0, "low": 0, "info": 0},
                                           "report": {"html": f"/r/{HOSTILE_HOST}-before.html"}},
