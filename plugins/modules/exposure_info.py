@@ -84,9 +84,10 @@ options:
     default: []
   report:
     description:
-      - Also write the exposure report, C(<dir>/<name>-<phase>.md) and C(.html), where the module runs (the
-        controller, with a local connection). A file that already reads the same is not written again; nothing is
-        written in check mode. The O(report.phase=after) report lists what was closed since O(report.compare_with).
+      - Also write the exposure report, C(<dir>/<name>-<phase>.md) where the module runs (the controller, with a
+        local connection) and C(.html) on the controller (the action plugin renders it from a template that
+        escapes every value). A file that already reads the same is not written again; nothing is written in
+        check mode. The O(report.phase=after) report lists what was closed since O(report.compare_with).
       - Either phase also writes the cluster's state C(<dir>/<name>.last.json) (the findings above C(info), mode
         0644), only when it reads differently and not in check mode. The O(report.phase=before) report compares
         the cluster with it, in RV(drift) and the report's section "Reappeared since the last report" (without a

@@ -14,7 +14,8 @@ import os
 import yaml
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit.files import (
-    file_link, html_text, markdown_text, write_if_changed)
+    file_link, markdown_text, write_if_changed)
+from ansible_collections.containers_workload.secure_cluster.plugins.plugin_utils import pages
 
 # The steps as the pattern declares them (its vars/main.yml, which its tasks read too): a step's outcome is read
 # from what its tasks register: failed (the failure's step), changed (any result changed), unchanged (results,
@@ -274,77 +275,46 @@ def markdown(kind: str, table: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-STYLE = """:root { --high: #d1242f; --medium: #e16f24; --low: #2f6fdb; --info: #8c959f; }
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem 2rem; color: #1f2328;
-  background: #fff; font-size: 14px; }
-h1 { font-size: 1.5rem; margin: 0 0 .4rem; }
-.headline { display: flex; gap: .6rem; flex-wrap: wrap; margin: .6rem 0 1rem; }
-.badge { border-radius: 1rem; padding: .25rem .8rem; font-weight: 600; border: 1px solid transparent; }
-.b-done { background: #dafbe1; color: #116329; } .b-changed { background: #ddf4ff; color: #0550ae; }
-.b-failed { background: #ffebe9; color: #a40e26; } .b-unreached { background: #fff8c5; color: #7d4e00; }
-.b-pending, .b-total { background: #f6f8fa; color: #57606a; border-color: #d0d7de; }
-.legend { color: #57606a; margin: 0 0 .8rem; }
-.legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; vertical-align: -1px;
-  margin: 0 .25rem 0 .6rem; }
-table { border-collapse: collapse; width: 100%; }
-th { position: sticky; top: 0; background: #f6f8fa; font-weight: 600; text-align: left; font-size: 12px;
-  color: #57606a; border-bottom: 2px solid #d0d7de; padding: .45rem .5rem; }
-td { border-bottom: 1px solid #eaeef2; padding: .4rem .5rem; vertical-align: middle; }
-tr:hover td { background: #f6f8fa; }
-tr.failed td:first-child { box-shadow: inset 4px 0 0 var(--high); }
-tr.unreached td:first-child { box-shadow: inset 4px 0 0 #d4a72c; }
-tr.done td:first-child { box-shadow: inset 4px 0 0 #2da44e; }
-tr.pending td:first-child { box-shadow: inset 4px 0 0 #d0d7de; }
-.host { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-weight: 600; white-space: nowrap; }
-.status { max-width: 28rem; }
-.msg { display: block; color: #a40e26; font-size: 12px; margin-top: .15rem; }
-.unreached .msg { color: #7d4e00; }
-.step { display: inline-block; min-width: 4.2rem; text-align: center; border-radius: 4px; padding: .1rem .3rem;
-  font-size: 12px; }
-.s-changed { background: #ddf4ff; color: #0550ae; font-weight: 600; }
-.s-unchanged { background: #f6f8fa; color: #57606a; }
-.s-skipped { background: #fff; color: #8c959f; border: 1px dashed #d0d7de; }
-.s-failed { background: #ffebe9; color: #a40e26; font-weight: 700; }
-.s-not-run { color: #afb8c1; }
-.counts { font-size: 11px; color: #57606a; white-space: nowrap; }
-.drift { color: #a40e26; font-weight: 700; }
-.edge { font-size: 12px; color: #57606a; max-width: 14rem; }
-a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underline; }
-.none { color: #afb8c1; }
-.nosteps { color: #afb8c1; font-style: italic; text-align: center; }"""
-
-COLORS = {"high": "var(--high)", "medium": "var(--medium)", "low": "var(--low)", "info": "var(--info)"}
 STEP_LABELS = {s["step"]: s["label"] for s in STEPS}
+BAR_WIDTH, BAR_LABEL = 150, 40
 
 
-def bars(before: dict | None, after: dict | None, scale: int) -> str:
-    """Inline SVG: a bar for the findings before and one for after, each split by severity (info left out of the
-    bars, as it is no exposure), on the fleet's common scale so rows compare at a glance."""
-    width, label = 150, 40
-    out = [f'<svg width="{width + label}" height="30" viewBox="0 0 {width + label} 30" '
-           'xmlns="http://www.w3.org/2000/svg" role="img" '
-           f'aria-label="findings before {_counts(before)}, after {_counts(after)} (high/medium/low/info)">']
-    for y, phase, findings in ((2, "before", before), (16, "after", after)):
-        out.append(f'<text x="0" y="{y + 10}" font-size="10" fill="#57606a">{phase}</text>')
-        if findings is None:
-            out.append(f'<text x="{label}" y="{y + 10}" font-size="10" fill="#afb8c1">no audit</text>')
-            continue
-        x = float(label)
-        for severity in ("high", "medium", "low"):
-            w = width * findings[severity] / scale if scale else 0
-            if w:
-                out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="11" rx="1.5" '
-                           f'fill="{COLORS[severity]}"><title>{findings[severity]} {severity}</title></rect>')
-            x += w
-        if x == label:
-            out.append(f'<text x="{label}" y="{y + 10}" font-size="10" fill="#2da44e">none open</text>')
-    out.append("</svg>")
-    return "".join(out)
+def bars(before: dict | None, after: dict | None, scale: int) -> dict:
+    """The findings bars of one row (pages.py draws them): for before and after, a part per severity above info,
+    its width on the fleet's common scale."""
+    phases = []
+    for y, name, findings in ((2, "before", before), (16, "after", after)):
+        parts, x = [], float(BAR_LABEL)
+        for severity in ("high", "medium", "low") if findings is not None else ():
+            width = BAR_WIDTH * findings[severity] / scale if scale else 0
+            if width:
+                parts.append({"x": x, "width": width, "count": findings[severity], "severity": severity,
+                              "color": pages.SEVERITY_COLORS[severity]})
+            x += width
+        phases.append({"y": y, "name": name, "none": findings is None, "parts": parts})
+    return {"before_text": _counts(before), "after_text": _counts(after), "phases": phases}
+
+
+def _page_row(row: dict, steps: list[str], scale: int) -> dict:
+    status = {"done": "changed" if row["changed_steps"] else "unchanged" if row["steps"] else "done",
+              "failed": "failed", "not reached": "not reached", "pending": "pending"}[row["status"]]
+    no_step_ran = bool(steps) and all(row["steps"][s]["state"] == "not run" for s in steps)
+    cells = []
+    for s in [] if no_step_ran else steps:
+        outcome = row["steps"][s]
+        cells.append({"css": outcome["state"].replace(" ", "-"),
+                      "title": _outcome_text(outcome) if outcome["state"] != "failed" else f"failed: {outcome['detail']}",
+                      "text": "off" if outcome["state"] == "skipped" else outcome["state"]})
+    return {"host": row["host"], "status": row["status"], "shown": status,
+            "css": {"done": "done", "failed": "failed", "not reached": "unreached", "pending": "pending"}[row["status"]],
+            "message": f"{_where(row)}{_one_line(row['message'], 400)}" if row["message"] else "",
+            "no_step_ran": no_step_ran, "steps": cells, "bars": bars(row["before"], row["after"], scale),
+            "counts": f"{_counts(row['before'])} \u2192 {_counts(row['after'])}" if row["before"] or row["after"] else "",
+            "drift": row["drift"], "edge": _edge_text(row["edge_nodes"]), "links": list(row["links"].items())}
 
 
 def page(kind: str, table: list[dict]) -> str:
-    """The fleet page as self-contained HTML (inline CSS and SVG, no external asset)."""
-    e = html_text
+    """The fleet page as self-contained HTML (inline CSS and SVG, no external asset), from pages.py's template."""
     t = totals(table)
     steps = [s["step"] for s in STEPS] if kind in PATTERN_KINDS else []
     scale = max([sum(f[k] for k in ("high", "medium", "low")) for r in table for f in (r["before"], r["after"]) if f]
@@ -360,50 +330,9 @@ def page(kind: str, table: list[dict]) -> str:
         badges.append(("b-failed", f"{drifted} drifted ({t['drift']} findings)"))
     # A count of zero is no news: its badge is grey, whatever its colour otherwise.
     badges = [(css if not text.startswith("0 ") else "b-pending", text) for css, text in badges]
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{e(TITLES[kind])} - {e(headline(table, kind))}</title>", f"<style>\n{STYLE}\n</style>", "</head>",
-           "<body>", f"<h1>{e(TITLES[kind])}</h1>",
-           '<div class="headline">' + "".join(f'<span class="badge {c}">{e(text)}</span>' for c, text in badges)
-           + "</div>",
-           '<p class="legend">Findings open:' + "".join(f'<i style="background:{COLORS[k]}"></i>{k}'
-                                                        for k in ("high", "medium", "low"))
-           + " &middot; counts are high / medium / low / info &middot; reached: the first read of the cluster's "
-             "API succeeded</p>",
-           '<table id="fleet">', "<thead><tr><th>cluster</th><th>status</th>"
-           + "".join(f"<th>{e(STEP_LABELS[s])}</th>" for s in steps)
-           + "<th>findings</th><th>drift</th><th>edge nodes</th><th>reports</th></tr></thead>", "<tbody>"]
-    for row in table:
-        css = {"done": "done", "failed": "failed", "not reached": "unreached", "pending": "pending"}[row["status"]]
-        status = {"done": "changed" if row["changed_steps"] else "unchanged" if row["steps"] else "done",
-                  "failed": "failed",
-                  "not reached": "not reached", "pending": "pending"}[row["status"]]
-        cell = f"<strong>{e(status)}</strong>"
-        if row["message"]:
-            cell += f'<span class="msg">{e(_where(row))}{e(_one_line(row["message"], 400))}</span>'
-        cells = [f'<td class="host">{e(row["host"])}</td>', f'<td class="status">{cell}</td>']
-        if steps and all(row["steps"][s]["state"] == "not run" for s in steps):
-            cells.append(f'<td colspan="{len(steps)}" class="nosteps">no step ran</td>')
-            steps_here = []
-        else:
-            steps_here = steps
-        for s in steps_here:
-            outcome = row["steps"][s]
-            title = _outcome_text(outcome) if outcome["state"] != "failed" else f"failed: {outcome['detail']}"
-            text = "off" if outcome["state"] == "skipped" else outcome["state"]
-            cells.append(f'<td><span class="step s-{outcome["state"].replace(" ", "-")}" title="{e(title)}">'
-                         f"{e(text)}</span></td>")
-        counts = f'<div class="counts">{_counts(row["before"])} &rarr; {_counts(row["after"])}</div>' \
-            if row["before"] or row["after"] else ""
-        cells.append(f"<td>{bars(row['before'], row['after'], scale)}{counts}</td>")
-        cells.append(f'<td class="drift">{row["drift"]}</td>' if row["drift"] else '<td class="none">-</td>')
-        cells.append(f'<td class="edge">{e(_edge_text(row["edge_nodes"]))}</td>')
-        links = " ".join(f'<a href="{e(link)}">{e(phase)}</a>' for phase, link in row["links"].items())
-        cells.append(f"<td>{links}</td>" if links else '<td class="none">-</td>')
-        out.append(f'<tr id="host-{e(row["host"])}" class="{css}" data-status="{e(row["status"])}">'
-                   + "".join(cells) + "</tr>")
-    out += ["</tbody>", "</table>", "</body>", "</html>"]
-    return "\n".join(out) + "\n"
+    return pages.fleet(title=TITLES[kind], headline=headline(table, kind), badges=badges,
+                       legend=[(k, pages.SEVERITY_COLORS[k]) for k in ("high", "medium", "low")],
+                       step_labels=[STEP_LABELS[s] for s in steps], rows=[_page_row(r, steps, scale) for r in table])
 
 
 def write(path: str, content: str, check_mode: bool) -> bool:

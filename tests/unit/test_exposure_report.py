@@ -4,6 +4,7 @@ import html.parser
 import os
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import report as exposure_report
+from ansible_collections.containers_workload.secure_cluster.plugins.plugin_utils import pages
 
 
 def finding(severity, kind, obj, area=None):
@@ -61,7 +62,7 @@ def test_html_escapes_and_is_well_formed():
             if not self.stack or self.stack.pop() != tag:
                 self.errors.append(tag)
 
-    text = exposure_report.page("<cluster>", "after", {"summary": SUMMARY, "findings": NOW}, {}, ["shop/web"], [])
+    text = pages.exposure("<cluster>", "after", {"summary": SUMMARY, "findings": NOW}, {}, ["shop/web"], [])
     assert "&lt;cluster&gt;" in text and "<cluster>" not in text
     assert "ALB &lt;open&gt;" in text
     parser = Tags()
@@ -71,21 +72,28 @@ def test_html_escapes_and_is_well_formed():
     assert "0 high, 1 medium open to the internet" in text and 'stroke="#c33" stroke-width="3"' in text
 
 
+def write(*args, **kwargs):
+    """As an audit writes its report: the module the Markdown and the state, the action plugin the page."""
+    wrote = exposure_report.write(*args, **kwargs)
+    assert exposure_report.PAGE in wrote and wrote["html"] not in wrote["written"]
+    return pages.write_exposure(wrote, kwargs["check_mode"])
+
+
 def test_write_writes_once_and_not_in_check_mode(tmp_path):
     audit = {"summary": SUMMARY, "findings": NOW}
-    dry = exposure_report.write(report(tmp_path), audit, None, check_mode=True)
+    dry = write(report(tmp_path), audit, None, check_mode=True)
     assert dry["written"] == [] and not (tmp_path / "reports").exists()
-    first = exposure_report.write(report(tmp_path), audit, None, check_mode=False)
+    first = write(report(tmp_path), audit, None, check_mode=False)
     assert first["written"] == [first["md"], first["html"], first["state"]]
     assert first["md"] == str(tmp_path / "reports" / "cluster-a-after.md")
     assert first["state"] == str(tmp_path / "reports" / "cluster-a.last.json")
     assert oct(os.stat(first["html"]).st_mode & 0o777) == "0o644"
     assert oct(os.stat(first["state"]).st_mode & 0o777) == "0o644"
     assert first["closed"] == ["shop/web"] and first["closed_access"] == ["ClusterRoleBinding anyone"]
-    again = exposure_report.write(report(tmp_path), audit, None, check_mode=False)
+    again = write(report(tmp_path), audit, None, check_mode=False)
     assert again["written"] == []
     # The pages change (nothing closed now), the state does not: it is the same findings.
-    changed = exposure_report.write(report(tmp_path, compare_with=NOW), audit, None, check_mode=False)
+    changed = write(report(tmp_path, compare_with=NOW), audit, None, check_mode=False)
     assert changed["written"] == [first["md"], first["html"]] and changed["closed"] == []
 
 
@@ -106,7 +114,7 @@ def test_the_tamper_part_follows_what_was_closed_and_is_never_counted_as_closed(
     access, part = text.split("## Tamper: who could undo or read what the pattern set")
     assert "- ClusterRoleBinding `anyone`" in access and "private-only ingress" not in access
     assert "| medium | `private-only ingress` | Tamper &lt;open&gt; | close it |" in part
-    page = exposure_report.page("cluster-a", "after", {"summary": SUMMARY, "findings": findings}, {}, [], [])
+    page = pages.exposure("cluster-a", "after", {"summary": SUMMARY, "findings": findings}, {}, [], [])
     assert page.index('<h2 id="access">') < page.index('<h2 id="tamper">')
     assert exposure_report.closed(BEFORE + [tamper], NOW) == (["shop/web"], ["ClusterRoleBinding anyone"])
 
@@ -184,10 +192,10 @@ def test_the_before_report_says_what_reappeared_or_that_this_is_the_first_audit(
     quiet = exposure_report.markdown("cluster-a", "before", {**audit, "drift": []}, {}, [], [], first=False)
     assert "Nothing reappeared since the last report." in quiet
     assert "Reappeared" not in exposure_report.markdown("cluster-a", "after", audit, {}, [], [])
-    page = exposure_report.page("cluster-a", "before", audit, {}, [], [], first=False)
+    page = pages.exposure("cluster-a", "before", audit, {}, [], [], first=False)
     drift_part = page.split('<h2 id="drift">Reappeared since the last report</h2>')[1].split("<h2>Network")[0]
     assert '<tr class="high"><td>high</td><td>NodePort</td><td><code>shop/web</code>' in drift_part
-    assert "nothing to compare with" in exposure_report.page("cluster-a", "before", audit, {}, [], [], first=True)
+    assert "nothing to compare with" in pages.exposure("cluster-a", "before", audit, {}, [], [], first=True)
 
 
 def test_the_state_keeps_the_findings_above_info_and_is_written_only_when_it_changes(tmp_path):

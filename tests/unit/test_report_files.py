@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import report as exposure_report
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import files as report_files
-from ansible_collections.containers_workload.secure_cluster.plugins.plugin_utils import fleet
+from ansible_collections.containers_workload.secure_cluster.plugins.plugin_utils import fleet, pages
 
 HOSTILE_HOST = "javascript:alert(1)<img src=x onerror=alert(2)>|x&y`z"
 HOSTILE_NS = "ns<script>alert(3)</script>|\ninjected"
@@ -111,7 +111,7 @@ def test_the_exposure_report_shows_hostile_names_namespaces_and_messages_as_text
     rows = [r for r in md_table_rows(md) if len(r) == 5 and r[0].strip() == "high"]
     assert len(rows) == 2 and all("\\| forged \\| row \\|" in r[3] for r in rows)  # drift and network
     assert "- ns&lt;script&gt;alert(3)&lt;/script&gt;\\| injected" in md  # what closed: escaped, on one line
-    page = exposure_report.page(*args)
+    page = pages.exposure(*args)
     dom = parsed(page)
     assert not {"script", "img", "b"} & set(dom.tags) and dom.hrefs == []
     assert HOSTILE_MSG in "".join(dom.text) and "<Roles>" in "".join(dom.text)
@@ -143,7 +143,7 @@ def test_a_write_that_fails_midway_leaves_the_previous_file_and_no_temporary_fil
         def __str__(self):
             raise RuntimeError("cannot render")
     with pytest.raises(RuntimeError):
-        report_files.write_atomic(str(path), report_files.html_text(Unwritable()))
+        report_files.write_atomic(str(path), str(Unwritable()))
     assert path.read_text() == "old\n" and os.listdir(path.parent) == ["c.last.json"]
     assert report_files.write_if_changed(str(path), "new\n", check_mode=False)
     assert path.read_text() == "new\n" and oct(os.stat(path).st_mode & 0o777) == "0o600"
@@ -166,7 +166,7 @@ def test_a_damaged_state_is_named_read_as_none_and_rebuilt(tmp_path, damaged):
     finding = {"severity": "high", "kind": "NodePort", "object": "shop/web", "exposure": "open", "fix": "close"}
     audit = {"summary": {"high": 1, "medium": 0, "low": 0, "info": 0, "nodeports_blocked": False,
                          "public_albs_enabled": 0, "vpn": False, "edge_nodes": 0}, "findings": [finding], "drift": []}
-    wrote = exposure_report.write(report, audit, last, False, unreadable)
+    wrote = pages.write_exposure(exposure_report.write(report, audit, last, False, unreadable), False)
     assert wrote["state"] in wrote["written"]
     assert json.loads((tmp_path / "c.last.json").read_text()) == {"findings": [finding]}
     assert exposure_report.last_state(report) == ([finding], "")

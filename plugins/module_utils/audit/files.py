@@ -5,13 +5,12 @@ what comes from the cluster or the inventory is escaped for each format.
 
 Every writer calls :func:`write_if_changed`: a file is replaced whole (a temporary file in the same directory,
 flushed and synced, then renamed over it), so a run killed or a disk filled mid-write leaves the previous file,
-never half of one. HTML is escaped with :func:`html_text`, Markdown with :func:`markdown_text`, and a link to a
-file next to the page is :func:`file_link`.
+never half of one. Markdown is escaped with :func:`markdown_text`, and a link to a file next to the page is
+:func:`file_link`; HTML pages are Jinja2 templates with autoescaping (plugins/plugin_utils/pages.py).
 """
 
 from __future__ import annotations
 
-import html
 import os
 import tempfile
 import urllib.parse
@@ -77,11 +76,6 @@ def write_if_changed(path: str, text: str, check_mode: bool, mode: int | None = 
     if not check_mode:
         write_atomic(path, text, mode)
     return True
-
-
-def html_text(value) -> str:
-    """Text or an attribute value for HTML: ``& < > " '`` escaped."""
-    return html.escape(str(value), quote=True)
 
 
 # What would make Markdown inline text something else (a link, emphasis, code, a table cell break): escaped with a

@@ -17,7 +17,7 @@ import json
 import os
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit.files import (
-    html_text, markdown_text, read_bytes, write_if_changed)
+    markdown_text, read_bytes, write_if_changed)
 
 # What the report tables show of the summary, in order.
 SUMMARY_COLUMNS = ("high", "medium", "low", "info")
@@ -163,93 +163,46 @@ def first_text(unreadable: str) -> str:
     return f"The last state was unreadable, so nothing to compare with: {unreadable}." if unreadable else FIRST_AUDIT
 
 
-STYLE = """body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
-th, td { border: 1px solid #ccc; padding: .4rem .6rem; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-.high { background: #fde2e1; } .medium { background: #fff1d6; } .low { background: #eef4ff; } .info { color: #666; }
-.closed { color: #1a7f37; }"""
+# The key of the report's result that carries the HTML page's context to the exposure_info action plugin, which
+# renders the page on the controller (plugins/plugin_utils/pages.py), writes it and drops the key.
+PAGE = "_page"
+FINDING_FIELDS = ("severity", "kind", "object", "exposure", "fix")
 
 
-def page(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str],
-         first: bool | None = None, unreadable: str = "") -> str:
-    """The report as a self-contained HTML page (``first`` and ``unreadable`` as for ``markdown``)."""
-    e = html_text
+def page_context(name: str, phase: str, audit: dict, plan: dict, closed_network: list[str], closed_access: list[str],
+                 first: bool | None = None, unreadable: str = "") -> dict:
+    """What the report's HTML page shows (``first`` and ``unreadable`` as for ``markdown``), as plain data: the
+    template (plugins/plugin_utils/pages.py) escapes every value of it."""
     s = audit["summary"]
     public = [f for f in audit["findings"] if not f.get("area") and f["severity"] in ("high", "medium")]
     high = sum(1 for f in public if f["severity"] == "high")
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>Exposure report: {e(name)} ({e(phase)})</title>", f"<style>\n{STYLE}\n</style>", "</head>",
-           "<body>", f"<h1>Exposure report: {e(name)} <small>({e(phase)})</small></h1>",
-           # The picture: the internet on the left, the private network on the right, the cluster between;
-           # the line to the internet is red and thicker with each high or medium finding open to it.
-           '<svg width="760" height="180" viewBox="0 0 760 180" xmlns="http://www.w3.org/2000/svg" role="img"',
-           '     aria-label="What is reachable from the internet and from the private network">',
-           '  <rect x="10" y="60" width="140" height="60" rx="8" fill="#fde2e1" stroke="#c33"/>',
-           '  <text x="80" y="95" text-anchor="middle" font-size="14">Internet</text>',
-           '  <rect x="610" y="60" width="140" height="60" rx="8" fill="#e6f4ea" stroke="#1a7f37"/>',
-           '  <text x="680" y="95" text-anchor="middle" font-size="14">Private network</text>',
-           '  <rect x="220" y="20" width="320" height="140" rx="10" fill="#f6f8fa" stroke="#555"/>',
-           '  <text x="380" y="45" text-anchor="middle" font-size="15">cluster</text>',
-           f'  <text x="380" y="75" text-anchor="middle" font-size="13">{high} high, {len(public) - high} medium '
-           "open to the internet</text>",
-           f'  <text x="380" y="100" text-anchor="middle" font-size="13">NodePorts blocked: '
-           f"{yes(s['nodeports_blocked'])}</text>",
-           f'  <text x="380" y="125" text-anchor="middle" font-size="13">public ALBs enabled: '
-           f"{s['public_albs_enabled']}</text>",
-           f'  <text x="380" y="150" text-anchor="middle" font-size="13">VPN: {yes(s["vpn"])}, edge nodes: '
-           f"{s['edge_nodes']}</text>",
-           f'  <line x1="150" y1="90" x2="220" y2="90" stroke="{"#c33" if public else "#aaa"}" '
-           f'stroke-width="{2 + len(public)}"',
-           f'        stroke-dasharray="{"" if public else "6 6"}"/>',
-           '  <line x1="540" y1="90" x2="610" y2="90" stroke="#1a7f37" stroke-width="3"/>', "</svg>",
-           "<table>", "<tr>" + "".join(f"<th>{k}</th>" for k in SUMMARY_COLUMNS) + "</tr>",
-           "<tr>" + "".join(f'<td class="{k}">{s[k]}</td>' for k in SUMMARY_COLUMNS) + "</tr>", "</table>"]
-    if plan:
-        out += ["<h2>Steps of this run</h2>", "<table>", "<tr><th>step (switch)</th><th>on</th></tr>"]
-        out += [f"<tr><td>{e(str(step))}</td><td>{e(str(on))}</td></tr>" for step, on in plan.items()]
-        out += ["</table>"]
+
+    def rows(findings: list[dict]) -> list[dict]:
+        return [{k: f[k] for k in FINDING_FIELDS} for f in findings]
+
+    def area(name: str | None) -> list[dict]:
+        return rows([f for f in audit["findings"] if f.get("area") == name])
+    drift_text = None
     if first is not None:
-        out += [f'<h2 id="drift">{DRIFT_TITLE}</h2>']
-        if first or not audit.get("drift"):
-            out += [f"<p>{e(first_text(unreadable)) if first else NO_DRIFT}</p>"]
-        else:
-            out += table("exposure", audit["drift"], None, every_area=True)
-    out += ["<h2>Network: what is reachable from where</h2>"] + table("exposure", audit["findings"], None)
-    if closed_network:
-        out += ['<h2 class="closed">Closed since the report before this run</h2>',
-                "<ul>" + "".join(f'<li class="closed"><code>{e(o)}</code></li>' for o in closed_network) + "</ul>"]
-    out += ['<h2 id="access">Access: who can do what</h2>']
-    if s.get("access_unknown"):
-        out += [f'<p class="medium">Unknown: this identity may not list {e(", ".join(s["access_unknown"]))}.</p>']
-    out += table("access", audit["findings"], "access")
-    if closed_access:
-        items = (item.split(" ", 1) for item in closed_access)
-        out += ['<h2 class="closed">Access closed since the report before this run</h2>',
-                "<ul>" + "".join(f'<li class="closed">{e(kind)} <code>{e(obj)}</code></li>' for kind, obj in items)
-                + "</ul>"]
-    if any(f.get("area") == "tamper" for f in audit["findings"]):
-        out += [f'<h2 id="tamper">{e(TAMPER_TITLE)}</h2>', f"<p>{e(TAMPER_INTRO)}</p>"]
-        out += table("who could undo or read it", audit["findings"], "tamper")
-    return "\n".join(out + ["</body>", "</html>"]) + "\n"
-
-
-def table(what: str, findings: list[dict], area: str | None, every_area: bool = False) -> list[str]:
-    """The findings of one area (``None``: the network part), or of all, as an HTML table."""
-    e = html_text
-    rows = [f'<tr class="{e(f["severity"])}"><td>{e(f["severity"])}</td><td>{e(f["kind"])}</td><td><code>{e(f["object"])}'
-            f'</code></td><td>{e(f["exposure"])}</td><td>{e(f["fix"])}</td></tr>'
-            for f in findings if every_area or f.get("area") == area]
-    return ["<table>", f"<tr><th>severity</th><th>kind</th><th>object</th><th>{what}</th><th>fix</th></tr>",
-            *rows, "</table>"]
+        drift_text = first_text(unreadable) if first else "" if audit.get("drift") else NO_DRIFT
+    return {"name": name, "phase": phase, "columns": list(SUMMARY_COLUMNS),
+            "summary": {k: s[k] for k in (*SUMMARY_COLUMNS, "public_albs_enabled", "edge_nodes")},
+            "high": high, "medium": len(public) - high, "open": len(public),
+            "nodeports_blocked": yes(s["nodeports_blocked"]), "vpn": yes(s["vpn"]),
+            "plan": {str(step): str(on) for step, on in (plan or {}).items()},
+            "drift_title": DRIFT_TITLE, "drift_text": drift_text, "drift": rows(audit.get("drift") or []),
+            "network": area(None), "closed_network": list(closed_network),
+            "access_unknown": list(s.get("access_unknown") or []), "access": area("access"),
+            "closed_access": [item.split(" ", 1) for item in closed_access],
+            "tamper": area("tamper"), "tamper_title": TAMPER_TITLE, "tamper_intro": TAMPER_INTRO}
 
 
 def write(report: dict, audit: dict, last: list[dict] | None, check_mode: bool, unreadable: str = "") -> dict:
-    """Write ``<dir>/<name>-<phase>.md`` and ``.html``, and the cluster's state ``<dir>/<name>.last.json`` (the
-    findings above info), each unless it already reads the same (or in check mode, where nothing is written);
-    ``last`` is the state before this audit (none: the first audit, or ``unreadable`` says why it could not be
-    read). Each file is replaced whole (``report_files.write_if_changed``). Returns the paths, the ones written, and what
-    was closed."""
+    """Write ``<dir>/<name>-<phase>.md`` and the cluster's state ``<dir>/<name>.last.json`` (the findings above
+    info), each unless it already reads the same (or in check mode, where nothing is written); ``last`` is the
+    state before this audit (none: the first audit, or ``unreadable`` says why it could not be read). Each file
+    is replaced whole (``files.write_if_changed``). Returns the paths (``html`` too), the ones written, what was
+    closed, and under ``PAGE`` the context of the HTML page, which the action plugin renders and writes."""
     closed_network, closed_access = closed(report.get("compare_with") or [], audit["findings"])
     first = None if report["phase"] == "after" else last is None
     args = (report["name"], report["phase"], audit, report.get("plan") or {}, closed_network, closed_access, first,
@@ -257,10 +210,11 @@ def write(report: dict, audit: dict, last: list[dict] | None, check_mode: bool, 
     base = os.path.join(report["dir"], f"{report['name']}-{report['phase']}")
     paths = {"md": base + ".md", "html": base + ".html", "state": state_path(report)}
     written = []
-    for kind, text in (("md", markdown(*args)), ("html", page(*args)), ("state", state_text(audit["findings"]))):
+    for kind, text in (("md", markdown(*args)), ("state", state_text(audit["findings"]))):
         if write_if_changed(paths[kind], text, check_mode) and not check_mode:
             written.append(paths[kind])
-    return {**paths, "written": written, "closed": closed_network, "closed_access": closed_access}
+    return {**paths, "written": written, "closed": closed_network, "closed_access": closed_access,
+            PAGE: page_context(*args)}
 
 
 def gate(fail_on, findings: list[dict], drifted: list[dict], report_html: str = "") -> str:
