@@ -109,6 +109,17 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+def module_cluster(prefix: str, *args: str):
+    """A fixture of one cluster for the test module: a demo cluster (demo_cluster_up), or cluster_up's with args;
+    named prefix and a unique suffix, taken down after the module's last test."""
+    @pytest.fixture(scope="module")
+    def fixture():
+        name = unique(prefix)
+        yield cluster_up(name, *args) if args else demo_cluster_up(name)
+        cluster_down(name)
+    return fixture
+
+
 @pytest.fixture(scope="session")
 def iks_cluster():
     """A 6-node IKS-profile cluster (2 per zone) shared by the session; tests leave it as they found it.

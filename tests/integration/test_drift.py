@@ -8,17 +8,13 @@ import shutil
 
 import pytest
 
-from conftest import REPO, cluster_down, demo_cluster_up, drift_by_hand, run_playbook, unique
+from conftest import REPO, drift_by_hand, module_cluster, run_playbook
 
 INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
 HOST = "local-demo"
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    name = unique("dr-drift")
-    yield demo_cluster_up(name)
-    cluster_down(name)
+cluster = module_cluster("dr-drift")
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,10 @@ import time
 
 import pytest
 
-from conftest import REPO, cluster_down, cluster_up, demo_cluster_up, run_playbook, unique
+from conftest import REPO, cluster_down, cluster_up, module_cluster, run_playbook, unique
 
 
-@pytest.fixture(scope="module")
-def demo_cluster():
-    name = unique("it-demo")
-    yield demo_cluster_up(name)
-    cluster_down(name)
+demo_cluster = module_cluster("it-demo")
 
 
 EDGE_KEY = "node-role.example.com/edge"

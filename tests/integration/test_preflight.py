@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-from conftest import REPO, cluster_down, cluster_up, demo_cluster_up, run_playbook, unique, user_kubeconfig
+from conftest import REPO, module_cluster, run_playbook, unique, user_kubeconfig
 
 DEMO_INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
 EDGE_KEY = "node-role.example.com/edge"
@@ -22,18 +22,10 @@ CUSTOM_MARKER = {
 FIRST_WRITE_TASK = "Label the edge nodes"
 
 
-@pytest.fixture(scope="module")
-def demo():
-    name = unique("pf-demo")
-    yield demo_cluster_up(name)
-    cluster_down(name)
+demo = module_cluster("pf-demo")
 
 
-@pytest.fixture(scope="module")
-def generic():
-    name = unique("pf-generic")
-    yield cluster_up(name, "--nodes", "6", "--profile", "generic")
-    cluster_down(name)
+generic = module_cluster("pf-generic", "--nodes", "6", "--profile", "generic")
 
 
 def kubectl(cluster, *args, stdin=None):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from ansible.release import __version__ as ANSIBLE_VERSION
 
-from conftest import REPO, cluster_down, demo_cluster_up, run_playbook, unique
+from conftest import REPO, module_cluster, run_playbook
 
 PLAYBOOK = "containers_workload.secure_cluster.secure_cluster"
 INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
@@ -30,11 +30,7 @@ pytestmark = pytest.mark.skipif(not os.environ.get("SECURE_CLUSTER_MATRIX"),
                                 reason="run by tests/matrix/run, with the collection installed from the tarball")
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    name = unique("it-release")
-    yield demo_cluster_up(name)
-    cluster_down(name)
+cluster = module_cluster("it-release")
 
 
 @pytest.fixture(scope="module")

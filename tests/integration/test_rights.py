@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import REPO, cluster_down, demo_cluster_up, run_playbook, unique, wait_until
+from conftest import REPO, module_cluster, run_playbook, unique, wait_until
 
 DEMO_INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
 FIRST_WRITE_TASK = "Label the edge nodes"
@@ -29,11 +29,7 @@ EDGE = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]},
         {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]}]
 
 
-@pytest.fixture(scope="module")
-def demo():
-    name = unique("rights")
-    yield demo_cluster_up(name)
-    cluster_down(name)
+demo = module_cluster("rights")
 
 
 def kubectl(cluster, *args, stdin=None):
