@@ -8,7 +8,6 @@ import json
 import subprocess
 import time
 
-import pytest
 import yaml
 
 from conftest import REPO, module_cluster, run_playbook, unique, user_kubeconfig

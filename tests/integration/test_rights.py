@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 
-import pytest
 import yaml
 
 from conftest import REPO, module_cluster, run_playbook, unique, wait_until
