@@ -15,9 +15,6 @@ import jinja2
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import report as exposure_report
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit.files import write_if_changed
 
-_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                          keep_trailing_newline=True)
-
 SEVERITY_COLORS = {"high": "var(--high)", "medium": "var(--medium)", "low": "var(--low)", "info": "var(--info)"}
 
 FLEET_STYLE = """:root { --high: #d1242f; --medium: #e16f24; --low: #2f6fdb; --info: #8c959f; }
@@ -81,18 +78,16 @@ fill="{{ part.color }}"><title>{{ part.count }} {{ part.severity }}</title></rec
 </svg>
 {%- endmacro %}"""
 
-FLEET = _ENV.from_string(_BARS + """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
+FLEET = _BARS + """{% extends "page" %}
+{% block head %}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }} - {{ headline }}</title>
 <style>
 {% raw %}""" + FLEET_STYLE + """
 {% endraw %}
 </style>
-</head>
-<body>
+{% endblock %}
+{% block body %}
 <h1>{{ title }}</h1>
 <div class="headline">{% for css, text in badges %}<span class="badge {{ css }}">{{ text }}</span>{% endfor %}</div>
 <p class="legend">Findings open:{% for severity, color in legend %}<i style="background:{{ color }}"></i>\
@@ -117,9 +112,8 @@ cluster's API succeeded</p>
 {% endfor %}
 </tbody>
 </table>
-</body>
-</html>
-""")
+{% endblock %}
+"""
 
 EXPOSURE_STYLE = """body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
@@ -139,17 +133,15 @@ _FINDINGS = """{% macro findings(what, rows) -%}
 </table>
 {%- endmacro %}"""
 
-EXPOSURE = _ENV.from_string(_FINDINGS + """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
+EXPOSURE = _FINDINGS + """{% extends "page" %}
+{% block head %}
 <title>Exposure report: {{ name }} ({{ phase }})</title>
 <style>
 {% raw %}""" + EXPOSURE_STYLE + """
 {% endraw %}
 </style>
-</head>
-<body>
+{% endblock %}
+{% block body %}
 <h1>Exposure report: {{ name }} <small>({{ phase }})</small></h1>
 {# The picture: the internet on the left, the private network on the right, the cluster between; the line to
    the internet is red and thicker with each high or medium finding open to it. #}
@@ -210,19 +202,34 @@ EXPOSURE = _ENV.from_string(_FINDINGS + """<!DOCTYPE html>
 <p>{{ tamper_intro }}</p>
 {{ findings("who could undo or read it", tamper) }}
 {% endif %}
+{% endblock %}
+"""
+
+# What every page shares: a self-contained HTML document (inline CSS and SVG, no external asset).
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+{% block head %}{% endblock %}
+</head>
+<body>
+{% block body %}{% endblock %}
 </body>
 </html>
-""")
+"""
+_ENV = jinja2.Environment(loader=jinja2.DictLoader({"page": PAGE, "fleet": FLEET, "exposure": EXPOSURE}),
+                          autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                          keep_trailing_newline=True)
 
 
 def fleet(**context) -> str:
     """The fleet page (its context: plugins/plugin_utils/fleet.py ``page``)."""
-    return FLEET.render(**context)
+    return _ENV.get_template("fleet").render(**context)
 
 
 def exposure(*args, **kwargs) -> str:
     """The exposure report's page, from what module_utils/audit/report.py ``markdown`` takes."""
-    return EXPOSURE.render(**exposure_report.page_context(*args, **kwargs))
+    return _ENV.get_template("exposure").render(**exposure_report.page_context(*args, **kwargs))
 
 
 def write_exposure(report: dict, check_mode: bool) -> dict:
@@ -231,7 +238,7 @@ def write_exposure(report: dict, check_mode: bool) -> dict:
     mode; the path joins ``written`` after the Markdown's, as the files are listed. Returns the report without
     ``PAGE``."""
     report = dict(report)
-    html = EXPOSURE.render(**report.pop(exposure_report.PAGE))
+    html = _ENV.get_template("exposure").render(**report.pop(exposure_report.PAGE))
     if write_if_changed(report["html"], html, check_mode) and not check_mode:
         written = list(report.get("written") or [])
         written.insert(1 if report["md"] in written else 0, report["html"])
