@@ -168,7 +168,7 @@ EXPOSURE = _FINDINGS + """{% extends "page" %}
 {% if plan %}
 <h2>Steps of this run</h2>
 <table>
-<tr><th>step (switch)</th><th>on</th></tr>
+<tr><th>step</th><th>on</th></tr>
 {% for step, on in plan.items() %}
 <tr><td>{{ step }}</td><td>{{ on }}</td></tr>
 {% endfor %}

@@ -111,7 +111,7 @@ def markdown(name: str, phase: str, audit: dict, plan: dict, closed_network: lis
              f"| {' | '.join(str(s[k]) for k in SUMMARY_COLUMNS)} | {yes(s['nodeports_blocked'])} | "
              f"{s['public_albs_enabled']} | {yes(s['vpn'])} | {s['edge_nodes']} |", ""]
     if plan:
-        lines += ["## Steps of this run", "", "| step (switch) | on |", "|---|---|"]
+        lines += ["## Steps of this run", "", "| step | on |", "|---|---|"]
         lines += [f"| {m(step)} | {m(on)} |" for step, on in plan.items()] + [""]
     if first is not None:
         lines += [f"## {DRIFT_TITLE}", ""]
