@@ -48,6 +48,7 @@ KINDS = ("secure_cluster", "audit", "rollback")
 # The kinds that run the pattern's steps (forward, or undone in reverse order): a cell per step.
 PATTERN_KINDS = ("secure_cluster", "rollback")
 
+
 def plan_from(shown) -> dict[str, bool]:
     """{step: on} from the registered result of the task that shows the pattern's plan."""
     plan = shown.get(PLAN) if isinstance(shown, dict) else None
