@@ -5,6 +5,7 @@ prints a progress line per cluster of the batch (and a summary line per cluster 
 
 from __future__ import annotations
 
+import json
 import os
 
 from ansible.errors import AnsibleActionFail
@@ -17,7 +18,9 @@ display = Display()
 
 ARGUMENT_SPEC = {
     "dir": {"type": "path", "required": True},
-    "kind": {"type": "str", "default": "secure_cluster", "choices": list(fleet.KINDS)},
+    "kind": {"type": "str", "choices": list(fleet.KINDS)},
+    "from_artifacts": {"type": "dict"},
+    "from_dir": {"type": "path"},
     "max_fail_percentage": {"type": "raw"},
     "progress": {"type": "bool", "default": True},
 }
@@ -42,34 +45,49 @@ class ActionModule(ActionBase):
                                         "max_fail_percentage (0 to 100), or leave it out") from None
         else:
             limit = None
-        hosts = [str(h) for h in task_vars.get("ansible_play_hosts_all") or []]
-        batch = [str(h) for h in task_vars.get("ansible_play_batch") or []]
-        active = [str(h) for h in task_vars.get("ansible_play_hosts") or []]
-        hostvars = task_vars.get("hostvars") or {}
-        collected = {name: self._host_vars(hostvars, name) for name in hosts}
-        number = 1 + max([int(v.get(fleet.BATCH) or 0) for v in collected.values()] + [0])
-
-        table, stop = fleet.rows(args["kind"], hosts, collected, batch, active, number, limit)
-        paths = {"md": os.path.join(args["dir"], "fleet.md"), "html": os.path.join(args["dir"], "fleet.html")}
         check_mode = bool(self._task.check_mode)
-        written = [paths[k] for k, content in (("md", fleet.markdown(args["kind"], table)),
-                                               ("html", fleet.page(args["kind"], table)))
-                   if fleet.write(paths[k], content, check_mode)]
+        gather = args["from_artifacts"] is not None or args["from_dir"] is not None
+        if gather:
+            # The page of several runs (AWX's slices, or runs whose record files were gathered): no host of this
+            # play is a row, every record is.
+            try:
+                kind, table = fleet.gathered(args["from_artifacts"], args["from_dir"], args["kind"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise AnsibleActionFail(f"cannot build the fleet page from the records given: {exc}") from None
+            hosts, batch, number, stop = [r["host"] for r in table], [], 0, None
+        else:
+            kind = args["kind"] or "secure_cluster"
+            hosts = [str(h) for h in task_vars.get("ansible_play_hosts_all") or []]
+            batch = [str(h) for h in task_vars.get("ansible_play_batch") or []]
+            active = [str(h) for h in task_vars.get("ansible_play_hosts") or []]
+            hostvars = task_vars.get("hostvars") or {}
+            collected = {name: self._host_vars(hostvars, name) for name in hosts}
+            number = 1 + max([int(v.get(fleet.BATCH) or 0) for v in collected.values()] + [0])
+            table, stop = fleet.rows(kind, hosts, collected, batch, active, number, limit)
+        paths = {"md": os.path.join(args["dir"], "fleet.md"), "html": os.path.join(args["dir"], "fleet.html")}
+        pages = [(paths["md"], fleet.markdown(kind, table)), (paths["html"], fleet.page(kind, table))]
+        if not gather:
+            # Each cluster's record next to the pages, for a page of several runs (from_dir).
+            pages += [(path, json.dumps(fleet.row_record(kind, row), indent=1, sort_keys=True) + "\n")
+                      for row in table if row["status"] != "pending"
+                      for path in [fleet.row_file(args["dir"], row["host"])] if path]
+        written = [path for path, content in pages if fleet.write(path, content, check_mode)]
         final = not any(row["status"] == "pending" for row in table)
         if args["progress"] and len(hosts) > 1:
             for row in table:
                 if row["host"] in batch:
                     display.display(f"fleet: {fleet.line(row)}")
             if final:
-                display.display(f"fleet: {fleet.headline(table, args['kind'])} - {paths['html']}"
+                display.display(f"fleet: {fleet.headline(table, kind)} - {paths['html']}"
                                 + (" (not written in check mode)" if check_mode else ""))
                 for row in table:
                     display.display(f"fleet:   {fleet.line(row)}")
         result.update(
             changed=False, md=paths["md"], html=paths["html"], written=[] if check_mode else written,
-            batch=number, stopped=stop, final=final, rows=table, stats=fleet.stats(args["kind"], table, paths),
-            ansible_facts={fleet.BATCH: number},
-            msg=f"fleet page: {paths['html']} - {fleet.headline(table, args['kind'])}"
+            batch=number, stopped=stop, final=final, rows=table, stats=fleet.stats(kind, table, paths),
+            artifacts=fleet.artifacts(kind, table, paths),
+            ansible_facts={} if gather else {fleet.BATCH: number},
+            msg=f"fleet page: {paths['html']} - {fleet.headline(table, kind)}"
                 + (" (not written in check mode)" if check_mode else ""))
         return result
 

@@ -32,10 +32,26 @@ options:
     type: path
     required: true
   kind:
-    description: Which playbook the page is for; V(secure_cluster) and V(rollback) show a column per step, V(audit) the findings only.
+    description:
+      - Which playbook the page is for; V(secure_cluster) and V(rollback) show a column per step, V(audit) the
+        findings only.
+      - Unset, V(secure_cluster); with O(from_artifacts) or O(from_dir), the kind of the records.
     type: str
     choices: [secure_cluster, audit, rollback]
-    default: secure_cluster
+  from_artifacts:
+    description:
+      - Make the page of several runs instead of this play's hosts, from their per-cluster records
+        (C(secure_cluster_fleet_host_*) keys, as every run hands them on through C(set_stats)): for example the
+        artifacts of the slices of a sliced AWX job, which AWX merges into the extra variables of the next job of
+        the workflow (C(playbooks/fleet_page.yml) passes them).
+      - One row per cluster, in the order of the hosts' names (as AWX slices an inventory).
+    type: dict
+  from_dir:
+    description:
+      - Make the page of several runs from the per-cluster record files gathered in this directory
+        (C(<host>.fleet.json), which every run writes next to its pages). With O(from_artifacts) too, a cluster
+        in both is taken from O(from_artifacts).
+    type: path
   max_fail_percentage:
     description: The play's C(max_fail_percentage), to tell whether this batch stops the run. Unset, only a batch
       whose every host failed stops it.
@@ -93,7 +109,8 @@ html:
   type: str
   sample: /srv/reports/fleet.html
 written:
-  description: The pages this run wrote (empty when both already read the same, and in check mode).
+  description: The pages and per-cluster record files (C(<host>.fleet.json)) this run wrote (empty when all
+    already read the same, and in check mode).
   returned: always
   type: list
   elements: str
@@ -113,8 +130,17 @@ final:
   returned: always
   type: bool
   sample: true
+artifacts:
+  description: What the playbooks hand to C(set_stats) - RV(stats) as C(secure_cluster_fleet), and each cluster's
+    record (its kind and row, not for a cluster still pending) as C(secure_cluster_fleet_host_<host>) (a host name
+    that is no variable name gets its characters other than letters, digits and C(_) replaced and a hash added).
+  returned: always
+  type: dict
+  sample: {secure_cluster_fleet: {kind: audit, totals: {clusters: 1}},
+           secure_cluster_fleet_host_cluster_a: {kind: audit, row: {host: cluster_a, status: done}}}
 rows:
-  description: The rows of the page, in inventory order.
+  description: The rows of the page, in inventory order (with O(from_artifacts) or O(from_dir), in the order of
+    the hosts' names).
   returned: always
   type: list
   elements: dict

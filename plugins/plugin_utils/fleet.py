@@ -9,7 +9,10 @@ a file only when it reads differently. The fleet_report action plugin collects t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 
 import yaml
 
@@ -340,6 +343,65 @@ def write(path: str, content: str, check_mode: bool) -> bool:
     """Write the page (whole, atomically) when it reads differently, never in check mode; True when it was (or
     would be) written."""
     return write_if_changed(path, content, check_mode)
+
+
+# What set_stats hands on per cluster, one top-level key each: AWX merges the artifacts of a workflow's jobs (the
+# slices of a sliced job among them) with a top-level dict update, so per-host keys add up across slices where
+# one key would be overwritten by the last slice. The same per cluster, as a file next to the pages.
+ARTIFACT_PREFIX = "secure_cluster_fleet_host_"
+ROW_FILE_SUFFIX = ".fleet.json"
+
+
+def artifact_key(host: str) -> str:
+    """The host's top-level artifact key: a variable name (what AWX hands on becomes extra vars), the host's own
+    name when it is one, else a readable form and a hash of the name, so no two hosts share a key."""
+    slug = re.sub(r"[^A-Za-z0-9_]", "_", host)
+    if slug != host:
+        slug += "_" + hashlib.sha256(host.encode("utf-8")).hexdigest()[:10]
+    return ARTIFACT_PREFIX + slug
+
+
+def row_record(kind: str, row: dict) -> dict:
+    return {"kind": kind, "row": row}
+
+
+def artifacts(kind: str, table: list[dict], paths: dict) -> dict:
+    """What set_stats hands on: the run's summary (``secure_cluster_fleet``, as before) and a record per cluster
+    not pending (a pending one is handed on by the batch that runs it)."""
+    out = {"secure_cluster_fleet": stats(kind, table, paths)}
+    out.update({artifact_key(r["host"]): row_record(kind, r) for r in table if r["status"] != "pending"})
+    return out
+
+
+def row_file(directory: str, host: str) -> str | None:
+    """The per-cluster record's file, or None for a host whose name is no file name (its reports are none)."""
+    if not host or "/" in host or host.startswith(".") or "\0" in host:
+        return None
+    return os.path.join(directory, host + ROW_FILE_SUFFIX)
+
+
+def gathered(from_artifacts: dict | None, from_dir: str | None, kind: str | None = None) -> tuple[str, list[dict]]:
+    """The kind and the rows of a fleet page made of several runs: the per-cluster records of merged artifacts
+    (AWX's slices: each slice's set_stats, merged into the follow-up job's extra vars) and of the record files
+    gathered in a directory; one row per cluster (a record in the artifacts wins over a file's), in the order
+    of the hosts' names, as AWX slices an inventory. Raises ValueError for records of different kinds or none."""
+    records = {}
+    if from_dir:
+        for name in sorted(os.listdir(from_dir)):
+            if name.endswith(ROW_FILE_SUFFIX):
+                with open(os.path.join(from_dir, name), encoding="utf-8") as f:
+                    record = json.load(f)
+                records[record["row"]["host"]] = record
+    for key, record in sorted((from_artifacts or {}).items()):
+        if key.startswith(ARTIFACT_PREFIX) and isinstance(record, dict) and isinstance(record.get("row"), dict):
+            records[record["row"]["host"]] = record
+    kinds = {r["kind"] for r in records.values()} | ({kind} if kind else set())
+    if not records:
+        raise ValueError("no cluster records: give the merged artifacts (keys " + ARTIFACT_PREFIX + "*) or a "
+                         "directory of *" + ROW_FILE_SUFFIX + " files")
+    if len(kinds) != 1:
+        raise ValueError(f"the records are of different runs ({', '.join(sorted(kinds))}): one page per kind")
+    return kinds.pop(), [records[host]["row"] for host in sorted(records)]
 
 
 def stats(kind: str, table: list[dict], paths: dict) -> dict:

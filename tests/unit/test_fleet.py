@@ -250,7 +250,8 @@ def test_the_action_writes_both_pages_prints_progress_and_nothing_in_check_mode(
     assert "fleet: b not reached: connection refused" in out
     assert "(not written in check mode)" in out
     out, reports = run_fleet_play(tmp_path)
-    assert sorted(p.name for p in reports.iterdir()) == ["fleet.html", "fleet.md"]
+    # The pages, and each cluster's record for a page of several runs.
+    assert sorted(p.name for p in reports.iterdir()) == ["a.fleet.json", "b.fleet.json", "fleet.html", "fleet.md"]
     stats = json.loads(out.split("STATS ", 1)[1].split('"\n', 1)[0].replace('\\"', '"'))
     assert stats["hosts"]["b"]["status"] == "not reached" and stats["totals"]["done"] == 1
     mtime = (reports / "fleet.html").stat().st_mtime_ns
@@ -261,3 +262,34 @@ def test_the_action_writes_both_pages_prints_progress_and_nothing_in_check_mode(
 def test_a_one_host_play_prints_no_fleet_lines(tmp_path):
     out, reports = run_fleet_play(tmp_path, hosts=("a",))
     assert "fleet:" not in out and (reports / "fleet.md").exists()
+
+
+def test_records_of_slices_add_up_to_the_page_of_the_whole_run_from_artifacts_and_from_files(tmp_path):
+    a, b, c = table_of_three()
+    whole = fleet.page("secure_cluster", [a, b, c])
+    # Three slices (AWX: hosts by name, every third), each handing on its artifacts; AWX merges them key by key.
+    merged = {}
+    for table in ([a], [b], [c]):
+        merged.update(fleet.artifacts("secure_cluster", table, {"md": "m", "html": "h"}))
+    kind, rows = fleet.gathered(merged, None)
+    assert kind == "secure_cluster" and [r["host"] for r in rows] == ["prod-a", "prod-b", "prod-c"]
+    assert fleet.page(kind, rows) == whole
+    # The same records as files gathered in one directory.
+    for row in (c, a, b):
+        (tmp_path / f"{row['host']}.fleet.json").write_text(json.dumps(fleet.row_record("secure_cluster", row)))
+    assert fleet.gathered(None, str(tmp_path)) == (kind, rows)
+    (tmp_path / "x.fleet.json").write_text(json.dumps(fleet.row_record("audit", {**a, "host": "x"})))
+    try:
+        fleet.gathered(None, str(tmp_path))
+    except ValueError as exc:
+        assert "different runs (audit, secure_cluster)" in str(exc)
+    else:
+        raise AssertionError("records of two kinds made one page")
+
+
+def test_each_host_has_its_own_artifact_key_and_it_is_a_variable_name():
+    names = ["prod-a", "prod_a", "prod.a", "prod a", "PROD_A", "javascript:alert(1)"]
+    keys = [fleet.artifact_key(n) for n in names]
+    assert len(set(keys)) == len(names) and all(k.isidentifier() for k in keys)
+    assert fleet.artifact_key("prod_a") == "secure_cluster_fleet_host_prod_a"
+    assert fleet.row_file("/r", "../x") is None and fleet.row_file("/r", ".hidden") is None
