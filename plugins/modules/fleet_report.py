@@ -41,7 +41,7 @@ options:
   from_artifacts:
     description:
       - Make the page of several runs instead of this play's hosts, from their per-cluster records
-        (C(secure_cluster_fleet_host_*) keys, as every run hands them on through C(set_stats)): for example the
+        (C(secure_cluster_fleet_host_*) keys, as every run hands them on through C(set_stats)), for example the
         artifacts of the slices of a sliced AWX job, which AWX merges into the extra variables of the next job of
         the workflow (C(playbooks/fleet_page.yml) passes them).
       - One row per cluster, in the order of the hosts' names (as AWX slices an inventory).
