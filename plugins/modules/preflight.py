@@ -40,6 +40,47 @@ options:
   api_groups_fix:
     description: What to do when a group is missing, appended to the message.
     type: str
+  resources:
+    description: Resources the steps write that a group/version must serve (one discovery GET per group/version),
+      for example C(validatingadmissionpolicies) of C(admissionregistration.k8s.io/v1) (Kubernetes 1.30 and later).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      group_version:
+        description: For example C(admissionregistration.k8s.io/v1); V(v1) is the core group.
+        type: str
+        required: true
+      resource:
+        description: Resource (plural).
+        type: str
+        required: true
+      why:
+        description: The step and what it writes, for the message.
+        type: str
+        required: true
+  service_accounts:
+    description: ServiceAccounts that must exist (for example the subjects a step exempts).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      namespace:
+        description: Its namespace.
+        type: str
+        required: true
+      name:
+        description: Its name.
+        type: str
+        required: true
+      why:
+        description: Why the step needs it, for the message.
+        type: str
+        required: true
+  identity:
+    description: Also return who the connection is (RV(identity), one SelfSubjectReview).
+    type: bool
+    default: false
   rights:
     description: Writes the steps need, as for C(kubectl auth can-i VERB RESOURCE[/SUBRESOURCE] -n NAMESPACE).
     type: list
@@ -94,6 +135,21 @@ missing_api_groups:
   returned: always
   type: list
   elements: str
+missing_resources:
+  description: The O(resources) not served, as C(<group/version> <resource>) (empty unless the module failed).
+  returned: always
+  type: list
+  elements: str
+missing_service_accounts:
+  description: The O(service_accounts) that do not exist, as C(<namespace>/<name>) (empty unless the module failed).
+  returned: always
+  type: list
+  elements: str
+identity:
+  description: Who the connection is, as the API server authenticates it.
+  returned: with O(identity)
+  type: dict
+  sample: {username: "system:serviceaccount:ops:secure-cluster", groups: ["system:serviceaccounts"]}
 denied:
   description: The rights the identity lacks, as text (empty unless the module failed).
   returned: always
@@ -117,6 +173,17 @@ ARGUMENT_SPEC = {
         "why": {"type": "str", "required": True},
     }},
     "api_groups_fix": {"type": "str"},
+    "resources": {"type": "list", "elements": "dict", "default": [], "options": {
+        "group_version": {"type": "str", "required": True},
+        "resource": {"type": "str", "required": True},
+        "why": {"type": "str", "required": True},
+    }},
+    "service_accounts": {"type": "list", "elements": "dict", "default": [], "options": {
+        "namespace": {"type": "str", "required": True},
+        "name": {"type": "str", "required": True},
+        "why": {"type": "str", "required": True},
+    }},
+    "identity": {"type": "bool", "default": False},
     "rights": {"type": "list", "elements": "dict", "default": [], "options": {
         "verb": {"type": "str", "required": True},
         "resource": {"type": "str", "required": True},

@@ -122,11 +122,46 @@ def missing_groups(kube, groups: list[dict]) -> list[dict]:
     return [g for g in groups if g["group_version"] not in served]
 
 
+def missing_resources(kube, resources: list[dict]) -> list[dict]:
+    """The resources whose group/version does not serve them (one discovery GET per group/version)."""
+    served = {}
+    for gv in sorted({r["group_version"] for r in resources}):
+        path = "/api/v1" if gv == "v1" else f"/apis/{gv}"
+        try:
+            served[gv] = {item.get("name") for item in kube.get(path).get("resources") or []}
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            served[gv] = set()
+    return [r for r in resources if r["resource"] not in served[r["group_version"]]]
+
+
+def missing_service_accounts(kube, accounts: list[dict]) -> list[dict]:
+    return [a for a in accounts
+            if kube.get_or_none(f"/api/v1/namespaces/{a['namespace']}/serviceaccounts/{a['name']}") is None]
+
+
+def identity(kube) -> dict:
+    """Who this connection is, as the API server authenticates it (a SelfSubjectReview)."""
+    review = kube.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body={
+        "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    info = (review.get("status") or {}).get("userInfo") or {}
+    return {"username": info.get("username") or "", "groups": list(info.get("groups") or [])}
+
+
 def run(run) -> dict:
     kube, params = run.kube, run.params
     groups = missing_groups(kube, params.get("api_groups") or [])
+    resources = missing_resources(kube, params.get("resources") or [])
+    accounts = missing_service_accounts(kube, params.get("service_accounts") or [])
     denied = denied_rights(kube, params.get("rights") or [])
     problems = []
+    if resources:
+        problems.append("the API server does not serve " + "; ".join(
+            f"{r['resource']} in {r['group_version']} ({r['why']})" for r in resources))
+    if accounts:
+        problems.append("no ServiceAccount " + "; ".join(
+            f"{a['namespace']}/{a['name']} ({a['why']})" for a in accounts))
     if groups:
         fix = f": {params['api_groups_fix']}" if params.get("api_groups_fix") else ""
         problems.append("the API server does not serve "
@@ -138,7 +173,11 @@ def run(run) -> dict:
             + f": grant these to {who} (a Role or ClusterRole and a binding), run with a kubeconfig that has them, "
               f"or switch those steps off")
     result = {"missing_api_groups": [g["group_version"] for g in groups],
+              "missing_resources": [f"{r['group_version']} {r['resource']}" for r in resources],
+              "missing_service_accounts": [f"{a['namespace']}/{a['name']}" for a in accounts],
               "denied": [right_text(r) for r in denied]}
+    if params.get("identity"):
+        result["identity"] = identity(kube)
     if problems:
         raise PreflightError("before any change: " + "; ".join(problems) + "; nothing was changed", result)
     return result
