@@ -75,8 +75,8 @@ def test_the_guard_is_one_policy_and_binding_per_control(demo):
     api = client.AdmissionregistrationV1Api(demo.client())
     policies = {p.metadata.name for p in api.list_validating_admission_policy().items}
     bindings = {b.metadata.name: b.spec.validation_actions for b in api.list_validating_admission_policy_binding().items}
-    expected = {f"secure-cluster-guard-{s}" for s in ("edge-nodes", "calico-global", "namespace-isolation",
-                                                       "private-services")}
+    controls = ("edge-nodes", "calico-global", "namespace-isolation", "private-services")
+    expected = {f"secure-cluster-guard-{s}" for s in controls}
     assert expected <= policies and "secure-cluster-guard-vpn" not in policies  # no VPN in this run
     assert all(bindings[name] == ["Deny", "Audit"] for name in expected)
 

@@ -65,10 +65,11 @@ def not_exempt(subjects: list[str]) -> dict:
                           f"request.userInfo.groups.exists(g, g in {cel(groups)}))"}
 
 
-def _has_labels(obj: str, labels: dict) -> str:
-    return " && ".join([f"has({obj}.metadata.labels)"] + [
-        f"({cel(k)} in {obj}.metadata.labels && {obj}.metadata.labels[{cel(k)}] == {cel(v)})"
-        for k, v in sorted(labels.items())])
+def _has(obj: str, field: str, values: dict) -> str:
+    """CEL: the object's metadata.<field> (labels, annotations) has each of the values."""
+    return " && ".join([f"has({obj}.metadata.{field})"] + [
+        f"({cel(k)} in {obj}.metadata.{field} && {obj}.metadata.{field}[{cel(k)}] == {cel(v)})"
+        for k, v in sorted(values.items())])
 
 
 def _has_taint(taint: dict) -> str:
@@ -99,12 +100,12 @@ def controls(edge_labels: dict, edge_taints: list[dict], global_policies: list[s
     private; private_annotations: what makes them private; vpn: {namespace, deployment, secret, daemonset}."""
     out = []
     if edge_labels:
-        was_edge = _has_labels("oldObject", edge_labels)
+        was_edge = _has("oldObject", "labels", edge_labels)
         marker = ", ".join(f"{k}={v}" for k, v in sorted(edge_labels.items()))
         out.append({"suffix": "edge-nodes", "what": "the edge marker's labels and taints on edge nodes",
                     "rules": [_rule("", "v1", ["nodes"], ["UPDATE"])], "namespaces": None,
                     "validations": [
-                        {"expression": f"!({was_edge}) || ({_has_labels('object', edge_labels)})",
+                        {"expression": f"!({was_edge}) || ({_has('object', 'labels', edge_labels)})",
                          "message": f"the admission guard keeps the edge labels ({marker}) of edge nodes"},
                         *({"expression": f"!({was_edge}) || {_has_taint(t)}",
                            "message": "the admission guard keeps the edge taint "
@@ -127,12 +128,8 @@ def controls(edge_labels: dict, edge_taints: list[dict], global_policies: list[s
                                      "isolation's policies"}]})
     if services and private_annotations:
         keys = [f"{s['namespace']}/{s['name']}" for s in services]
-        was = " && ".join([f"has(oldObject.metadata.annotations)"] + [
-            f"({cel(k)} in oldObject.metadata.annotations && oldObject.metadata.annotations[{cel(k)}] == {cel(v)})"
-            for k, v in sorted(private_annotations.items())])
-        keeps = " && ".join([f"has(object.metadata.annotations)"] + [
-            f"({cel(k)} in object.metadata.annotations && object.metadata.annotations[{cel(k)}] == {cel(v)})"
-            for k, v in sorted(private_annotations.items())])
+        was = _has("oldObject", "annotations", private_annotations)
+        keeps = _has("object", "annotations", private_annotations)
         shown = ", ".join(f"{k}: {v}" for k, v in sorted(private_annotations.items()))
         out.append({"suffix": "private-services", "what": "the private annotation of the Services made private",
                     "rules": [_rule("", "v1", ["services"], ["UPDATE"], [s["name"] for s in services])],
