@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -107,6 +108,13 @@ def drift_by_hand(cluster) -> str:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then closed again): an API server that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def module_cluster(prefix: str, *args: str):

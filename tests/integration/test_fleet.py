@@ -10,7 +10,6 @@ import html.parser
 import json
 import os
 import re
-import socket
 import struct
 import subprocess
 import sys
@@ -20,16 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (REPO, cluster_down, cluster_up, demo_cluster_up, drift_by_hand, run_playbook, unique,
-                      user_kubeconfig)
+from conftest import (REPO, closed_port, cluster_down, cluster_up, demo_cluster_up, drift_by_hand, run_playbook,
+                      unique, user_kubeconfig)
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed again when the socket is: nothing listens there
 
 
 def fleet_inventory(cluster, drifting, workdir: Path) -> tuple[Path, str]:

@@ -11,22 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO, cluster_down, cluster_up, unique
+from conftest import REPO, closed_port, cluster_down, cluster_up, unique
 
 SLICES = 3
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
