@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.containers_workload.secure_cluster.plugins.filter.admission_guard import (
     admission_guard, admission_guard_service_accounts)
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import guard
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import admission
 
 PROTECTED = {"provider": "ibm", "edge_labels": {"dedicated": "edge"},
              "edge_taints": [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"}],
@@ -40,7 +40,7 @@ def test_one_policy_and_binding_per_control_each_matching_only_what_the_pattern_
 
 
 def test_the_exempt_are_the_platform_subjects_a_service_account_as_the_api_server_names_it():
-    condition = guard.not_exempt(["Group:platform", "ServiceAccount:ops/deployer", "User:alice"])
+    condition = admission.not_exempt(["Group:platform", "ServiceAccount:ops/deployer", "User:alice"])
     assert '["alice", "system:serviceaccount:ops:deployer"]' in condition["expression"]
     assert '["platform"]' in condition["expression"]
     assert admission_guard_service_accounts(["User:x", "ServiceAccount:ops/deployer"]) == [
