@@ -9,7 +9,8 @@ module: exposure_info
 short_description: Audit what in the cluster is reachable from where, and who can do what
 version_added: 1.0.0
 description:
-  - Read-only audit (LIST requests only, so a view-only kubeconfig is enough) of NodePort and LoadBalancer
+  - Read-only audit (LIST requests, and dry runs that store nothing where the admission guard is; a view-only
+    kubeconfig is enough) of NodePort and LoadBalancer
     Services (public or private, NodePorts blocked by a preDNAT policy or not), Ingresses and the ALB or class
     serving them, enabled ALBs, hostNetwork and hostPort pods, pods on edge nodes without the edge toleration,
     namespaces without a default-deny policy, and the strongSwan VPN pod.
@@ -30,7 +31,15 @@ description:
     keeps its data in etcd are audited too; with O(backend=auto) and no way to reach Calico, Calico counts as empty
     and a warning says why.
   - Tamper findings say who other than the platform's own (see O(platform_subjects)) could undo or read what the
-    pattern set (the edge taints and labels, each Calico policy, private-only ingress, the VPN Secret).
+    pattern set (the edge taints and labels, each Calico policy, private-only ingress, each private LoadBalancer
+    Service, the VPN Secret).
+  - When the cluster has the admission guard (the admission_guard role's ValidatingAdmissionPolicies), each path
+    of a tamper finding is also tried as each subject that RBAC lets take it, by a server-side dry run
+    (C(dryRun=All), impersonating the subject; nothing is stored); a path the API server refuses is C(blocked by
+    the admission guard). This needs the C(impersonate) right on users, groups and service accounts; without it
+    the path is C(not judged). The guard's own policies are findings too (missing, changed, not bound, warning
+    only, in place), and one the last audit found in place and that is gone now is C(missing), and so is one of
+    O(admission_guard) that the cluster does not have.
   - Edge nodes (by O(edge_labels)) that lack one of O(edge_taints) are reported (kind C(EdgeNode), one finding
     per missing taint).
   - Each finding has a severity (high, medium, low, info), the object, what is exposed, and the fix.
@@ -82,6 +91,15 @@ options:
     type: list
     elements: str
     default: []
+  admission_guard:
+    description:
+      - The admission guard's objects (ValidatingAdmissionPolicies and their bindings) as the run that installs it
+        makes them (the admission_guard role passes them); each one the cluster lacks, or has changed, is a high
+        finding. Empty, the audit judges the guard the cluster has and the last audit found.
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.1.0
   report:
     description:
       - Also write the exposure report, C(<dir>/<name>-<phase>.md) where the module runs (the controller, with a
@@ -252,6 +270,7 @@ ARGUMENT_SPEC = {
         "effect": {"type": "str", "required": True, "choices": list(EFFECTS)},
     }},
     "platform_subjects": {"type": "list", "elements": "str", "default": []},
+    "admission_guard": {"type": "list", "elements": "dict", "default": []},
     "report": {"type": "dict", "options": {
         "dir": {"type": "path", "required": True},
         "name": {"type": "str", "required": True},

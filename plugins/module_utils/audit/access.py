@@ -460,13 +460,13 @@ def unknown_findings(listed: dict, grants: list[dict]) -> list[dict]:
 
 
 def findings(listed: dict, pods: list[dict], provider: str, platform_subjects: tuple = (),
-             controls: tuple = ()) -> list[dict]:
+             controls: tuple = (), judge=None) -> list[dict]:
     """Every access finding for the listed objects (see :func:`read`) and the cluster's pods, and who could
-    undo or read each of the controls (see :func:`tamper_findings`)."""
+    undo or read each of the controls (see :func:`tamper_findings`, which ``judge`` is for)."""
     grants = grants_of(listed, provider)
     return (binding_findings(grants) + subject_findings(grants, platform_subjects)
             + service_account_findings(grants, pods, listed.get("ServiceAccount")) + unknown_findings(listed, grants)
-            + tamper_findings(listed, grants, list(controls), platform_subjects))
+            + tamper_findings(listed, grants, list(controls), platform_subjects, judge))
 
 
 def unknown_kinds(listed: dict) -> list[str]:
@@ -479,25 +479,36 @@ CALICO_GROUPS = ("crd.projectcalico.org", "projectcalico.org")
 
 def control(name: str, what: str, checks: list[dict], namespace: str | None = None) -> dict:
     """A control the pattern set, and the requests that undo or read it. ``namespace``: ``None`` for a
-    cluster-scoped object (only ClusterRoleBindings grant on it), ``""`` for any namespace, else that one."""
+    cluster-scoped object (only ClusterRoleBindings grant on it), ``""`` for any namespace, else that one.
+    Each check names its path (``path``) and the changes that try it (``probes``, see audit/tamper.py): none for
+    a path no admission policy can stop (reads) or the guard leaves open (creating new objects)."""
     return {"name": name, "what": what, "checks": checks, "namespace": namespace}
 
 
-def edge_control(nodes: list[str]) -> dict:
+def path(text: str, verbs: tuple, group: str, resources: tuple, probes: tuple = (), **kwargs) -> dict:
+    """A check of a control: ``text`` says the path, ``probes`` try it."""
+    return {**check(verbs, group, resources, **kwargs), "path": text, "probes": list(probes)}
+
+
+def edge_control(nodes: list[str], probes: tuple = ()) -> dict:
     """The edge taints and labels: whoever may change Nodes can remove them, or mark any node as edge."""
     return control("edge taints and labels", f"{len(nodes)} edge node(s) ({', '.join(nodes[:3])}"
                    f"{', ...' if len(nodes) > 3 else ''})",
-                   [check(("update", "patch", "delete"), "", ("nodes",))])
+                   [path("remove the edge labels or taints", ("update", "patch"), "", ("nodes",), probes),
+                    path("delete an edge node", ("delete",), "", ("nodes",))])
 
 
-def calico_policy_control(kind: str, name: str, namespace: str | None) -> dict:
+def calico_policy_control(kind: str, name: str, namespace: str | None, probes: tuple = ()) -> dict:
     """A Calico policy: whoever may change or delete it (as the CRD, or through the Calico API server), or
     create another one that is evaluated before it."""
     resource = "globalnetworkpolicies" if kind == "GlobalNetworkPolicy" else "networkpolicies"
     stored = (name, name if name.startswith("default.") else f"default.{name}")
-    checks = [c for group in CALICO_GROUPS for c in (
-        check(("create",), group, (resource,), named_ok=False),
-        check(("update", "patch", "delete"), group, (resource,), names=stored))]
+    checks = [path("create a policy evaluated before it", ("create",), group, (resource,), named_ok=False)
+              for group in CALICO_GROUPS]
+    checks += [path("change or delete it", ("update", "patch", "delete"), CALICO_GROUPS[0], (resource,), probes,
+                    names=stored),
+               path("change or delete it through the Calico API server", ("update", "patch", "delete"),
+                    CALICO_GROUPS[1], (resource,), names=stored)]
     label = f"{namespace}/{name}" if namespace else name
     return control(f"Calico {kind} {label}", "policy", checks, namespace)
 
@@ -506,18 +517,30 @@ def ingress_control() -> dict:
     """Private-only ingress: whoever may create or change Services (type NodePort or LoadBalancer) or
     Ingresses, in any namespace, opens new exposure."""
     return control("private-only ingress", "Services of type NodePort/LoadBalancer and Ingresses",
-                   [check(("create", "update", "patch"), "", ("services",)),
-                    check(("create", "update", "patch"), "networking.k8s.io", ("ingresses",))], "")
+                   [path("create or change a Service", ("create", "update", "patch"), "", ("services",)),
+                    path("create or change an Ingress", ("create", "update", "patch"), "networking.k8s.io",
+                         ("ingresses",))], "")
 
 
-def vpn_control(namespace: str, secret: str) -> dict:
-    """The VPN's pre-shared key: whoever may read its Secret, or run or change pods of its namespace."""
+def private_service_control(namespace: str, name: str, probes: tuple = ()) -> dict:
+    """A private LoadBalancer Service: whoever may change it can make it public (its provider's annotation)."""
+    return control(f"private Service {namespace}/{name}", "private load balancer",
+                   [path("turn it public", ("update", "patch"), "", ("services",), probes, names=(name,))], namespace)
+
+
+def vpn_control(namespace: str, secret: str, probes: dict | None = None) -> dict:
+    """The VPN's pre-shared key: whoever may read its Secret, or run or change pods of its namespace.
+    ``probes``: {"secret": ..., "deployment": ...}, the changes the guard refuses."""
+    probes = probes or {}
     return control(f"VPN Secret {namespace}/{secret}", "the pre-shared key",
-                   [check(("get",), "", ("secrets",), names=(secret,)),
-                    check(("list", "watch", "create"), "", ("secrets", "pods"), named_ok=False),
-                    check(("update", "patch", "delete"), "", ("secrets",), names=(secret,)),
-                    check(("create",), "", ("pods/exec", "pods/attach")),
-                    check(("update", "patch"), "apps", ("deployments",))], namespace)
+                   [path("read the key", ("get",), "", ("secrets",), names=(secret,)),
+                    path("read Secrets or run pods in the namespace", ("list", "watch", "create"), "",
+                         ("secrets", "pods"), named_ok=False),
+                    path("change or delete the Secret", ("update", "patch", "delete"), "", ("secrets",),
+                         probes.get("secret", ()), names=(secret,)),
+                    path("run commands in its pods", ("create",), "", ("pods/exec", "pods/attach")),
+                    path("change the VPN's Deployment", ("update", "patch"), "apps", ("deployments",),
+                         probes.get("deployment", ()))], namespace)
 
 
 def _reaches(grant: dict, namespace: str | None) -> bool:
@@ -526,34 +549,78 @@ def _reaches(grant: dict, namespace: str | None) -> bool:
     return namespace is not None and namespace in ("", grant["namespace"])
 
 
-def tamper_findings(listed: dict, grants: list[dict], controls: list[dict], platform_subjects: tuple = ()) -> list[dict]:
+JUDGED = 10  # subjects per control whose paths are tried by dry run (the ones listed)
+
+
+def guard_verdict(key: tuple, checks: list[dict], judge) -> dict:
+    """What the admission guard does to each path the subject has: {"blocked": [path], "open": [path],
+    "unknown": [path]}. A path without probes is open (no admission policy stops it); one with probes is
+    blocked when the API server refuses every probe, by the guard's policy or otherwise (not the subject's to
+    do after all), open when it lets one through."""
+    out = {"blocked": [], "open": [], "unknown": []}
+    for item in checks:
+        if not item["probes"]:
+            out["open"].append(item["path"])
+            continue
+        verdicts = [judge(key, probe)[0] for probe in item["probes"]]
+        if "allowed" in verdicts:
+            out["open"].append(item["path"])
+        elif "unknown" in verdicts:
+            out["unknown"].append(item["path"])
+        else:
+            out["blocked"].append(item["path"])
+    return out
+
+
+def _verdict_text(subject: str, verdict: dict) -> str:
+    parts = [f"{state} ({', '.join(paths)})" for state, paths in
+             (("blocked by the admission guard", verdict["blocked"]), ("not blocked", verdict["open"]),
+              ("not judged", verdict["unknown"])) if paths]
+    return f"{subject}: {'; '.join(parts)}"
+
+
+def tamper_findings(listed: dict, grants: list[dict], controls: list[dict], platform_subjects: tuple = (),
+                    judge=None) -> list[dict]:
     """For each control, the subjects other than the platform's own that could undo or read it, and through
     which binding (area ``tamper``): high when one stands for everyone, medium otherwise, info when only the
     platform's own can. A binding whose role cannot be read, or an RBAC kind that cannot be listed, makes the
-    answer unknown, never "nobody"."""
+    answer unknown, never "nobody".
+
+    ``judge`` (audit/tamper.py, when the cluster has the admission guard): each path a listed subject has is
+    tried as that subject by a server-side dry run; a subject whose every path the API server refuses no longer
+    counts for the severity, and the finding says, per subject, which paths are blocked by the admission guard."""
     blind_kinds = [k for k in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding") if listed.get(k) is None]
     out = []
     for item in controls:
         who: dict[tuple, list[str]] = {}
+        held: dict[tuple, set] = {}
         unknown = []
         for grant in grants:
             if not _reaches(grant, item["namespace"]):
                 continue
             if grant["rules"] is None:
                 unknown.append(grant["name"])
-            elif _granted(grant["rules"], item["checks"]):
+                continue
+            granted = {i for i, c in enumerate(item["checks"]) if _granted(grant["rules"], [c])}
+            if granted:
                 for subject in grant["subjects"]:
                     key = subject_key(subject, grant["namespace"])
                     if not is_platform_subject(key, grant, platform_subjects):
                         who.setdefault(key, []).append(f"{grant['kind']} {grant['name']}")
+                        held.setdefault(key, set()).update(granted)
         listed_who = [f"{subject_text({'kind': k[0], 'name': k[2], 'namespace': k[1]})} via {', '.join(vias)}"
                       for k, vias in sorted(who.items())]
         text = "; ".join(listed_who[:10]) + (f"; and {len(listed_who) - 10} more" if len(listed_who) > 10 else "")
         gaps = ([f"this identity may not list {', '.join(blind_kinds)}"] if blind_kinds else []) + \
             ([f"{len(unknown)} binding(s) reference roles it may not read"] if unknown else [])
-        if any(is_broad({"kind": k[0], "name": k[2]}) for k in who):
+        verdicts = {}
+        if judge is not None and any(c["probes"] for c in item["checks"]):
+            verdicts = {k: guard_verdict(k, [item["checks"][i] for i in sorted(held[k])], judge)
+                        for k in sorted(who)[:JUDGED]}
+        still = [k for k in who if k not in verdicts or verdicts[k]["open"] or verdicts[k]["unknown"]]
+        if any(is_broad({"kind": k[0], "name": k[2]}) for k in still):
             severity = "high"
-        elif who:
+        elif still:
             severity = "medium"
         else:
             severity = "info"
@@ -563,10 +630,17 @@ def tamper_findings(listed: dict, grants: list[dict], controls: list[dict], plat
             exposure = f"{item['what']}: unknown who else could undo or read it"
         else:
             exposure = f"{item['what']}: only the platform's own subjects could undo or read it"
+        if verdicts:
+            exposure += ("; tried as each by a server-side dry run: " + "; ".join(
+                _verdict_text(subject_text({"kind": k[0], "name": k[2], "namespace": k[1]}), v)
+                for k, v in verdicts.items()))
         if gaps:
             exposure += f" (unknown beyond this: {'; '.join(gaps)})"
-        out.append({**finding(severity, "Tamper", item["name"], exposure,
-                              "narrow or remove these bindings, or name the subject in platform_subjects if it "
-                              "is the platform's own" if who else ""),
-                    "area": "tamper", "subjects": [subject_spec(k) for k in sorted(who)]})
+        entry = {**finding(severity, "Tamper", item["name"], exposure,
+                           "narrow or remove these bindings, or name the subject in platform_subjects if it "
+                           "is the platform's own" if still else ""),
+                 "area": "tamper", "subjects": [subject_spec(k) for k in sorted(who)]}
+        if verdicts:
+            entry["guard"] = {subject_spec(k): v for k, v in verdicts.items()}
+        out.append(entry)
     return out

@@ -15,10 +15,11 @@ import ipaddress
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import access
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import report as exposure_report
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import ingress_path
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import ingress_path, tamper
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.ibm import providers
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import backend, guard, walk
-from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import CalicoError, from_crd
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.resources import (
+    CalicoError, crd_path, from_crd)
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico.validation import one_resource_errors
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.nodes.edge import (
     EDGE_LABELS, EDGE_TAINTS, BLOCKING_EFFECTS, taint_text, tolerates)
@@ -140,7 +141,7 @@ def is_private_service(service: dict, provider: str) -> bool:
 
 
 def run(run) -> dict:
-    """The exposure_info module: read the cluster (LIST only) and return {findings, summary}, judging edge
+    """The exposure_info module: read the cluster (LIST only, and dry runs where the admission guard is) and return {findings, summary}, judging edge
     nodes by the edge marker (edge_labels, edge_taints; the collection's default when not given)."""
     kube, params = run.kube, run.params
     edge_labels = params.get("edge_labels") or EDGE_LABELS
@@ -176,8 +177,16 @@ def run(run) -> dict:
         findings.append(finding("info", "VPN", f"{deployment['metadata']['namespace']}/{deployment['metadata']['name']}",
                                 "strongSwan VPN pod " + ("ready" if ready else "not ready"),
                                 "" if ready else "check the VPN pod's logs (ipsec statusall)"))
-    controls = pattern_controls(edge_nodes, listed_gnps, calico_nps, vpn)
-    findings += access.findings(rbac, pods, provider, tuple(params.get("platform_subjects") or ()), controls)
+    report = params.get("report")
+    # The before report compares with the last one; the after report's comparison is what it closed.
+    last, unreadable = exposure_report.last_state(report) if report and report["phase"] == "before" else (None, "")
+    guard = tamper.read(kube)
+    findings += tamper.findings(guard, params.get("admission_guard") or [], tamper.kept(last))
+    policies = [p["metadata"]["name"] for p in (guard or {}).get("ValidatingAdmissionPolicy", [])]
+    controls = pattern_controls([n for n in nodes if is_edge_node(n, edge_labels)], edge_labels, edge_taints,
+                                listed_gnps, calico_nps, services, provider, vpn)
+    findings += access.findings(rbac, pods, provider, tuple(params.get("platform_subjects") or ()), controls,
+                                tamper.Judge(kube, policies) if policies else None)
     findings.sort(key=lambda f: (SEVERITY_ORDER[f["severity"]], f["kind"], f["object"]))
     summary = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in SEVERITY_ORDER}
     summary.update({
@@ -191,11 +200,8 @@ def run(run) -> dict:
     result = {"findings": findings, "summary": summary, "drift": [],
               "calico_backend": {"backend": store.name if store else "", "reason": store_reason}}
     summary["drift"] = 0
-    report = params.get("report")
     if report:
         try:
-            # The before report compares with the last one; the after report's comparison is what it closed.
-            last, unreadable = exposure_report.last_state(report) if report["phase"] == "before" else (None, "")
             if unreadable:
                 run.warn(unreadable)
             result["drift"] = exposure_report.drift(last, findings)
@@ -207,17 +213,56 @@ def run(run) -> dict:
     return result
 
 
-def pattern_controls(edge_nodes: list[str], gnps: list[dict], calico_nps: list[dict], vpn: list[dict]) -> list[dict]:
+def pattern_controls(edge_nodes: list[dict], edge_labels: dict, edge_taints: list[dict], gnps: list[dict],
+                     calico_nps: list[dict], services: list[dict], provider: str, vpn: list[dict]) -> list[dict]:
     """The controls the pattern sets, as the cluster has them now, for the report's tamper part: the edge
     marker, every Calico policy (the audit cannot tell which a run wrote, so it lists them all), private-only
-    ingress, and each VPN's Secret."""
-    out = [access.edge_control(edge_nodes)] if edge_nodes else []
-    out += [access.calico_policy_control("GlobalNetworkPolicy", p["metadata"]["name"], None) for p in gnps]
-    out += [access.calico_policy_control("NetworkPolicy", p["metadata"]["name"], p["metadata"]["namespace"])
-            for p in calico_nps]
+    ingress, each private LoadBalancer Service and each VPN's Secret; with the changes (probes) that would undo
+    each, which the admission guard refuses (see audit/tamper.py)."""
+    out = []
+    if edge_nodes:
+        out.append(access.edge_control(sorted(n["metadata"]["name"] for n in edge_nodes),
+                                       edge_probes(min(edge_nodes, key=lambda n: n["metadata"]["name"]),
+                                                   edge_labels, edge_taints)))
+    for kind, policies in (("GlobalNetworkPolicy", gnps), ("NetworkPolicy", calico_nps)):
+        for p in policies:
+            namespace = p["metadata"].get("namespace") if kind == "NetworkPolicy" else None
+            out.append(access.calico_policy_control(kind, p["metadata"]["name"], namespace, (tamper.probe(
+                "delete it", "DELETE", crd_path(kind, namespace, p["metadata"]["name"])),)))
     out.append(access.ingress_control())
-    out += [access.vpn_control(d["metadata"]["namespace"], f"{d['metadata']['name']}-secrets") for d in vpn]
+    for service in services:
+        meta = service["metadata"]
+        if (service.get("spec") or {}).get("type") == "LoadBalancer" and is_private_service(service, provider):
+            public = ({providers.IBM_IP_TYPE: "public"} if provider == "ibm" else
+                      {k: None for k in providers.service_annotations(provider, private=True)})
+            out.append(access.private_service_control(meta["namespace"], meta["name"], (tamper.probe(
+                "turn it public", "PATCH", f"/api/v1/namespaces/{meta['namespace']}/services/{meta['name']}",
+                {"metadata": {"annotations": public}}, "merge"),)))
+    for d in vpn:
+        namespace, name = d["metadata"]["namespace"], d["metadata"]["name"]
+        secret = f"{name}-secrets"
+        out.append(access.vpn_control(namespace, secret, {
+            "secret": (tamper.probe("delete the Secret", "DELETE", f"/api/v1/namespaces/{namespace}/secrets/{secret}"),),
+            "deployment": (tamper.probe("change the Deployment", "PATCH",
+                                        f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+                                        {"metadata": {"annotations": {tamper.PROBE_ANNOTATION: "tamper"}}}, "merge"),)}))
     return out
+
+
+def edge_probes(node: dict, edge_labels: dict, edge_taints: list[dict]) -> tuple:
+    """The changes that remove the edge marker from a node: its labels, and each edge taint it carries."""
+    path = f"/api/v1/nodes/{node['metadata']['name']}"
+    taints = (node.get("spec") or {}).get("taints") or []
+    out = [tamper.probe("remove the edge labels", "PATCH", path,
+                        {"metadata": {"labels": {k: None for k in edge_labels}}}, "merge")]
+    for taint in edge_taints:
+        def same(t, taint=taint):
+            return (t.get("key"), t.get("value") or "", t.get("effect")) == \
+                (taint["key"], taint.get("value") or "", taint["effect"])
+        if any(same(t) for t in taints):
+            out.append(tamper.probe(f"remove the taint {taint['key']}:{taint['effect']}", "PATCH", path,
+                                    {"spec": {"taints": [t for t in taints if not same(t)]}}, "merge"))
+    return tuple(out)
 
 
 def param_errors(params: dict) -> list[str]:

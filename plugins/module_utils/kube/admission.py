@@ -25,6 +25,8 @@ import re
 
 API_VERSION = "admissionregistration.k8s.io/v1"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "secure_cluster", "app.kubernetes.io/part-of": "admission-guard"}
+# What each policy keeps, in words, for the audit's Admission guard findings.
+WHAT = "secure-cluster.containers-workload/guards"
 SUBJECT = re.compile(r"^(User|Group):(.+)$|^ServiceAccount:([a-z0-9.-]+)/([a-z0-9.-]+)$")
 
 
@@ -160,7 +162,7 @@ def objects(name: str, controls_: list[dict], subjects: list[str], dry_run: bool
         if control["namespaces"] is not None:
             match["namespaceSelector"] = _namespaces(control["namespaces"])
         out.append({"apiVersion": API_VERSION, "kind": "ValidatingAdmissionPolicy",
-                    "metadata": {"name": policy, "labels": dict(MANAGED_BY)},
+                    "metadata": {"name": policy, "labels": dict(MANAGED_BY), "annotations": {WHAT: control["what"]}},
                     "spec": {"failurePolicy": "Fail", "matchConstraints": match,
                              "matchConditions": [not_exempt(subjects)], "validations": control["validations"]}})
         out.append({"apiVersion": API_VERSION, "kind": "ValidatingAdmissionPolicyBinding",

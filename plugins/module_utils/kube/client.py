@@ -418,13 +418,15 @@ class Kube:
         self.timeout = timeout
         self.reads = 0
         self.writes = 0
+        self.dry_runs = 0
         self._lock = threading.Lock()
         # API discovery answers, by apiVersion: kind -> (plural, namespaced); see k8s_apply.resource_of.
         self.discovered: dict[str, dict] = {}
 
     def request(self, method: str, path: str, body=None, query: dict | None = None,
-                patch_type: str | None = None, retry_conflict: bool = True):
-        """Send one request; returns the decoded JSON body.
+                patch_type: str | None = None, retry_conflict: bool = True, headers: dict | None = None):
+        """Send one request; returns the decoded JSON body. ``headers``: more request headers (impersonation).
+        A request with ``dryRun`` in its query persists nothing: it is counted in ``dry_runs``, not ``writes``.
 
         Retries 429 (honouring Retry-After), 5xx and 409 Conflict with bounded exponential backoff. A request
         guarded by a resourceVersion conflicts again when resent, so its caller passes retry_conflict=False
@@ -437,17 +439,21 @@ class Kube:
         says so, the cluster is left for the user to judge.
         """
         headers = {"Accept": "application/json", "Content-Type": PATCH_TYPES.get(patch_type, "application/json"),
-                   "User-Agent": self.agent}
+                   "User-Agent": self.agent, **(headers or {})}
         if self.configuration.token:
             headers["Authorization"] = f"Bearer {self.configuration.token}"
         params = {k: v for k, v in (query or {}).items() if v is not None}
+        dry_run = "dryRun" in params
         url = self.host + path + ("?" + urllib.parse.urlencode(params) if params else "")
         payload = None if body is None else json.dumps(body).encode()
-        rule = resend_rule(method, path, body, patch_type)
+        # A dry run changes nothing, so it may always be sent again.
+        rule = "resend" if dry_run else resend_rule(method, path, body, patch_type)
         broken = None  # the connection failure that made the last attempt a resend, if any
         for attempt in range(self.retries):
             with self._lock:
-                if method in WRITE_METHODS:
+                if dry_run:
+                    self.dry_runs += 1
+                elif method in WRITE_METHODS:
                     self.writes += 1
                 else:
                     self.reads += 1
