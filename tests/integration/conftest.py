@@ -50,10 +50,12 @@ class Cluster:
 
     def writes_since(self, mark: int, user_agent_prefix: str = "secure_cluster/") -> list[dict]:
         """Requests that change the cluster. Self-reviews (SelfSubjectAccessReview, SelfSubjectRulesReview,
-        SelfSubjectReview: the up-front rights checks) are POSTs that persist nothing, so they are not writes."""
+        SelfSubjectReview: the up-front rights checks) are POSTs that persist nothing, so they are not writes; nor
+        are dry runs (the audit's tamper probes)."""
         return [e for e in self.audit_events(user_agent_prefix, mark)
                 if e["verb"] in ("create", "update", "patch", "delete", "deletecollection")
-                and (e.get("objectRef") or {}).get("resource") not in SELF_REVIEWS]
+                and (e.get("objectRef") or {}).get("resource") not in SELF_REVIEWS
+                and "dryRun=All" not in e.get("requestURI", "")]
 
     def client(self):
         from kubernetes import config

@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from conftest import REPO, module_cluster, run_playbook, user_kubeconfig
+from conftest import REPO, module_cluster, run_module, run_playbook, user_kubeconfig
 
 INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
 PRIVATE = "shop-private"
@@ -127,6 +127,88 @@ def test_kwok_keeps_the_nodes_ready_and_the_controllers_taint_as_before(demo, gu
     for node in core.list_node().items:
         ready = next(c for c in node.status.conditions if c.type == "Ready")
         assert ready.status == "True", node.metadata.name
+
+
+def tamper_of(cluster, **args) -> dict:
+    result = run_module(cluster, "exposure_info", args)
+    assert not result.get("failed"), result
+    return {f["object"]: f for f in result["findings"] if f.get("area") == "tamper"}
+
+
+def dry_run(call) -> str:
+    """What the API server does with a change as a dry run: "blocked" (by one of the guard's policies), "allowed",
+    or "refused" (otherwise, such as by RBAC)."""
+    try:
+        call()
+    except ApiException as exc:
+        return "blocked" if "ValidatingAdmissionPolicy 'secure-cluster-guard-" in exc.body else "refused"
+    return "allowed"
+
+
+def test_the_tamper_verdicts_are_what_the_dry_runs_as_each_subject_show(demo, guarded):
+    tamper = tamper_of(demo)
+    edge, editor, shop = edge_node(demo), guarded["editor"], guarded["shop_admin"]
+    core, custom = client.CoreV1Api(editor), client.CustomObjectsApi(editor)
+    labels = dry_run(lambda: core.patch_node(edge.metadata.name, {"metadata": {"labels": {"dedicated": None}}},
+                                             dry_run="All"))
+    taints = dry_run(lambda: core.patch_node(edge.metadata.name, {"spec": {"taints": []}}, dry_run="All"))
+    deleted = dry_run(lambda: core.delete_node(edge.metadata.name, dry_run="All"))
+    assert (labels, taints, deleted) == ("blocked", "blocked", "allowed")
+    verdict = tamper["edge taints and labels"]["guard"]["User:cluster-editor"]
+    assert verdict == {"blocked": ["remove the edge labels or taints"], "open": ["delete an edge node"], "unknown": []}
+    assert "blocked by the admission guard (remove the edge labels or taints)" in \
+        tamper["edge taints and labels"]["exposure"]
+
+    gnp = dry_run(lambda: custom.delete_cluster_custom_object(
+        "crd.projectcalico.org", "v1", "globalnetworkpolicies", "default.deny-kube-node-port-services", dry_run="All"))
+    assert gnp == "blocked"
+    verdict = tamper["Calico GlobalNetworkPolicy deny-kube-node-port-services"]["guard"]["User:cluster-editor"]
+    assert "change or delete it" in verdict["blocked"] and "create a policy evaluated before it" in verdict["open"]
+
+    private = tamper[f"private Service shop/{PRIVATE}"]
+    for who, api in (("User:cluster-editor", editor), ("User:shop-admin", shop)):
+        shown = dry_run(lambda api=api: client.CoreV1Api(api).patch_namespaced_service(
+            PRIVATE, "shop", {"metadata": {"annotations": {IP_TYPE: "public"}}}, dry_run="All"))
+        assert shown == "blocked" and private["guard"][who] == {"blocked": ["turn it public"], "open": [], "unknown": []}
+    # Every subject that could turn it public is blocked: the guard closes the path, so it is no longer medium.
+    assert all(not v["open"] and not v["unknown"] for v in private["guard"].values())
+    assert private["severity"] == "info", private
+    guard = {o: f for o, f in tamper.items() if f["kind"] == "Admission guard"}
+    assert sorted(guard) == [f"secure-cluster-guard-{s}" for s in
+                             ("calico-global", "edge-nodes", "namespace-isolation", "private-services")]
+    assert all(f["severity"] == "info" and f["nature"] == "in place" for f in guard.values())
+
+
+def test_the_audit_reports_a_guard_that_is_gone_or_changed(demo, guarded, tmp_path):
+    report = {"dir": str(tmp_path), "name": "guarded", "phase": "before"}
+    first = tamper_of(demo, report=report)
+    assert first["secure-cluster-guard-edge-nodes"]["nature"] == "in place"
+    kubectl(demo, "delete", "validatingadmissionpolicybinding", "secure-cluster-guard-edge-nodes")
+    kubectl(demo, "delete", "validatingadmissionpolicy", "secure-cluster-guard-edge-nodes")
+    kubectl(demo, "patch", "validatingadmissionpolicybinding", "secure-cluster-guard-calico-global", "--type=merge",
+            "-p", json.dumps({"spec": {"validationActions": ["Warn"]}}))
+    result = run_module(demo, "exposure_info", {"report": report})
+    found = {f["object"]: f for f in result["findings"] if f["kind"] == "Admission guard"}
+    # The audit alone knows the edge policy from its last state, and judges the binding it finds.
+    assert (found["secure-cluster-guard-edge-nodes"]["severity"], found["secure-cluster-guard-edge-nodes"]["nature"]) \
+        == ("high", "missing")
+    assert (found["secure-cluster-guard-calico-global"]["severity"],
+            found["secure-cluster-guard-calico-global"]["nature"]) == ("low", "warn")
+    assert {(f["object"], f["nature"]) for f in result["drift"] if f["kind"] == "Admission guard"} == \
+        {("secure-cluster-guard-edge-nodes", "missing"), ("secure-cluster-guard-calico-global", "warn")}
+    # Without the guard's edge policy, the dry runs now pass: the edge marker's paths are open again.
+    edge = tamper_of(demo)["edge taints and labels"]
+    assert edge["guard"]["User:cluster-editor"]["open"] == ["remove the edge labels or taints", "delete an edge node"]
+
+    # The pattern's run knows what the guard should be: its before report says changed and missing, and the run
+    # puts both back.
+    run_playbook(demo, "secure-cluster.yml", "-i", INVENTORY, *guarded["extra"])
+    before = (guarded["workdir"] / "local-demo-before.md").read_text()
+    assert "| high | `secure-cluster-guard-edge-nodes` | admission guard: missing" in before, before
+    assert "| high | `secure-cluster-guard-calico-global` | admission guard: changed since the pattern set it" in before
+    after = (guarded["workdir"] / "local-demo-after.md").read_text()
+    assert "| info | `secure-cluster-guard-edge-nodes` | admission guard: in place" in after
+    assert "| info | `secure-cluster-guard-calico-global` | admission guard: in place" in after
 
 
 def test_the_platform_reruns_without_a_write_and_the_rollback_removes_the_guard_first(demo, guarded):

@@ -105,7 +105,8 @@ class Account:
             events = [json.loads(line) for line in handle.readlines()[mark:]]
         return [e for e in events if e.get("stage") == "ResponseComplete"
                 and (e.get("user") or {}).get("username") == self.username and e["verb"] in WRITES
-                and (e.get("objectRef") or {}).get("resource") not in SELF_REVIEWS]
+                and (e.get("objectRef") or {}).get("resource") not in SELF_REVIEWS
+                and "dryRun=All" not in e.get("requestURI", "")]
 
     def run(self, *args):
         mark = self.cluster.audit_mark()
