@@ -76,7 +76,7 @@ def findings(found: dict | None, expected: list[dict], last: list[str]) -> list[
         return [_finding("info", "policies", "unknown: this identity may not list ValidatingAdmissionPolicies, so "
                          "whether the guard is in place is not known", "run the audit with an identity that may "
                          "list admissionregistration.k8s.io", "unknown")] if expected or last else []
-    live = {(o.get("kind") or kind, o["metadata"]["name"]): o for kind, items in found.items() for o in items}
+    live = {(kind, o["metadata"]["name"]): o for kind, items in found.items() for o in items}
     wanted = {(o["kind"], o["metadata"]["name"]): o for o in expected}
     names = sorted({n for k, n in wanted if k == "ValidatingAdmissionPolicy"} | set(last)
                    | {n for k, n in live if k == "ValidatingAdmissionPolicy"})
@@ -91,9 +91,10 @@ def findings(found: dict | None, expected: list[dict], last: list[str]) -> list[
             out.append(_finding("high", name, f"missing: the API server no longer refuses changes to {what}",
                                 RUN_AGAIN, "missing"))
             continue
-        changed = [kind for kind, obj in (("policy", policy), ("binding", binding))
-                   if obj is not None and wanted.get((obj.get("kind") or "", obj["metadata"]["name"]))
-                   and not contains(obj, _desired(wanted[(obj.get("kind") or "", obj["metadata"]["name"])]))]
+        changed = [word for word, kind, obj in (("policy", "ValidatingAdmissionPolicy", policy),
+                                                ("binding", "ValidatingAdmissionPolicyBinding", binding))
+                   if obj is not None and (kind, obj["metadata"]["name"]) in wanted
+                   and not contains(obj, _desired(wanted[(kind, obj["metadata"]["name"])]))]
         actions = (binding or {}).get("spec", {}).get("validationActions") or []
         wanted_binding = wanted.get(("ValidatingAdmissionPolicyBinding", (binding or {}).get("metadata", {}).get("name")))
         if binding is None:
@@ -115,7 +116,7 @@ def findings(found: dict | None, expected: list[dict], last: list[str]) -> list[
 
 
 def _desired(obj: dict) -> dict:
-    return {"kind": obj["kind"], "metadata": {"name": obj["metadata"]["name"]}, "spec": obj["spec"]}
+    return {"metadata": {"name": obj["metadata"]["name"]}, "spec": obj["spec"]}
 
 
 def impersonation(key: tuple) -> dict:

@@ -132,8 +132,18 @@ def apply_object(kube: Kube, obj: dict, check_mode: bool, field_manager: str) ->
     if live is not None and contains(live, obj):
         return {"changed": False, "before": managed_view(live, obj), "after": managed_view(live, obj)}
     if not check_mode:
-        kube.patch(object_path(kube, obj), obj, patch_type="apply",
-                   query={"fieldManager": field_manager, "force": "true"})
+        path = object_path(kube, obj)
+        try:
+            applied = kube.patch(path, obj, patch_type="apply", query={"fieldManager": field_manager, "force": "true"})
+        except KubeError as exc:
+            if exc.status != 422 or live is None:
+                raise
+            applied = None
+        if applied is None or not contains(applied, obj):
+            # A server-side apply keeps the items another manager added to a list of type set or map (it takes
+            # over only what it sets), and the union may even be invalid (a binding's validationActions with both
+            # Deny and Warn). A merge patch replaces each list with ours.
+            kube.patch(path, obj, patch_type="merge", query={"fieldManager": field_manager})
     return {"changed": True, "before": managed_view(live, obj), "after": obj}
 
 
