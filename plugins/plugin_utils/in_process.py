@@ -10,6 +10,11 @@ discovered: the controller's is used), without become, async or a task environme
 module runs the module in its worker process instead: the same module code, arguments, check mode, diff and
 no_log handling, the same JSON result, without the new interpreter. Anything else (another interpreter, a remote
 connection, ``secure_cluster_in_process: false``) runs the module the usual way.
+
+Two runners, as ansible-core's own AnsiballZ wrapper runs a module on each release: from 2.19 its
+``_ansiballz._loader.run_module``; on 2.16 to 2.18 what that release's wrapper does itself (the JSON arguments in
+``basic._ANSIBLE_ARGS``, then ``runpy`` runs the module as ``__main__``), and the result wrapped as unsafe, as
+``_execute_module`` of those releases returns it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import inspect
 import io
 import json
 import os
+import runpy
 import sys
+import traceback
 
 import ansible
 from ansible.module_utils.common.validation import check_type_bool
@@ -31,23 +38,40 @@ from ansible.utils.display import Display
 # Releases whose internals the in-process run is built on and tested with (the matrix of `make test`). On any
 # other release the modules run the usual way, and -vvv says why: a new release can make runs slower, never
 # break them.
-PROVEN = ((2, 19), (2, 20), (2, 21))
+WRAPPED = ((2, 16), (2, 17), (2, 18))  # the wrapper's own runpy call; the loader from 2.19
+PROVEN = WRAPPED + ((2, 19), (2, 20), (2, 21))
 RELEASE = tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2])
 
 # ansible-core's own module runner and what it reads, all private names: each import is guarded, and a release
 # without one of them runs the modules the usual way.
-try:
-    from ansible.module_utils import _internal as _module_internal  # pylint: disable=ansible-bad-import-from
-    from ansible.module_utils._internal._ansiballz._loader import run_module  # pylint: disable=ansible-bad-import-from
-    from ansible.module_utils.common import warnings as module_warnings
-    from ansible.module_utils.common.json import Direction, get_module_encoder
+from ansible.module_utils.common import warnings as module_warnings
 
+try:
     _CLEAR = (module_warnings._global_warnings.clear,  # pylint: disable=protected-access
               module_warnings._global_deprecations.clear)  # pylint: disable=protected-access
-    _module_internal.is_controller  # pylint: disable=pointless-statement
+except AttributeError as exc:  # pragma: no cover - another ansible-core
+    _CLEAR = ()
+    MISSING = f"this ansible-core keeps module warnings elsewhere ({exc})"
+else:
     MISSING = None
-except (ImportError, AttributeError) as exc:  # pragma: no cover - another ansible-core
-    MISSING = f"this ansible-core has no in-process module runner ({exc})"
+if RELEASE in WRAPPED:
+    try:
+        from ansible.module_utils import basic as _basic
+        from ansible.module_utils.common.json import AnsibleJSONEncoder
+        from ansible.utils.unsafe_proxy import wrap_var
+
+        _basic._ANSIBLE_ARGS  # pylint: disable=pointless-statement,protected-access
+    except (ImportError, AttributeError) as exc:  # pragma: no cover - another ansible-core
+        MISSING = MISSING or f"this ansible-core's modules do not read their arguments as its wrapper sets them ({exc})"
+else:
+    try:
+        from ansible.module_utils import _internal as _module_internal  # pylint: disable=ansible-bad-import-from
+        from ansible.module_utils._internal._ansiballz._loader import run_module  # pylint: disable=ansible-bad-import-from
+        from ansible.module_utils.common.json import Direction, get_module_encoder
+
+        _module_internal.is_controller  # pylint: disable=pointless-statement
+    except (ImportError, AttributeError) as exc:  # pragma: no cover - another ansible-core
+        MISSING = MISSING or f"this ansible-core has no in-process module runner ({exc})"
 try:  # until 2.20 a task result is a dict that the action cleans with this; 2.21 has a task result object
     from ansible.vars.clean import remove_internal_keys
 except ImportError:  # pragma: no cover - ansible-core 2.21 and later
@@ -63,6 +87,16 @@ SWITCH = "secure_cluster_in_process"
 # The calls this file makes to ansible-core's private functions, as (name, function, positional, keywords): at load
 # each must accept them (inspect.signature), or the modules run the usual way. Placeholders stand for the values.
 def _calls() -> list[tuple[str, object, tuple, dict]]:
+    if RELEASE in WRAPPED:
+        return [
+            ("ActionBase._update_module_args", NormalAction._update_module_args, (None,) * 4, {}),
+            ("ActionBase._parse_returned_data", NormalAction._parse_returned_data, (None, None), {}),
+            ("ActionBase._compute_environment_string", NormalAction._compute_environment_string, (None,), {}),
+            ("ActionBase._execute_module", NormalAction._execute_module, (None,),
+             {name: None for name in ("module_name", "module_args", "task_vars", "wrap_async")}),
+            ("runpy.run_module", runpy.run_module, (), {k: None for k in ("mod_name", "init_globals", "run_name",
+                                                                          "alter_sys")}),
+        ]
     calls = [
         ("ActionBase._update_module_args", NormalAction._update_module_args, (None,) * 4, {"ignore_unknown_opts": False}),
         ("ActionBase._parse_returned_data", NormalAction._parse_returned_data, (None, None, PROFILE), {}),
@@ -132,13 +166,17 @@ class ActionModule(NormalAction):
     def _here(self, call: dict) -> dict:
         """Run in this process; anything raised before the module starts is a NotStarted (the usual run follows)."""
         task_vars = call.get("task_vars") or {}
+        wrapped = RELEASE in WRAPPED
         try:
             args = dict(self._task.args if call.get("module_args") is None else call["module_args"])
-            self._update_module_args(self._task.action, args, task_vars,
-                                     ignore_unknown_opts=bool(call.get("ignore_unknown_opts", False)))
+            # 2.16's takes no ignore_unknown_opts (nor does its _execute_module pass one on)
+            extra = {"ignore_unknown_opts": bool(call["ignore_unknown_opts"])} if "ignore_unknown_opts" in call else {}
+            self._update_module_args(self._task.action, args, task_vars, **extra)
             prepared = self._prepare(args)
         except Exception as exc:  # pylint: disable=broad-except
             raise NotStarted(f"preparing the in-process run failed: {type(exc).__name__}: {exc}") from exc
+        if wrapped:
+            return wrap_var(self._cleaned(self._parse_returned_data(self._run_wrapped(*prepared))))
         return self._cleaned(self._parse_returned_data(self._run_here(*prepared), PROFILE))
 
     @staticmethod
@@ -183,11 +221,40 @@ class ActionModule(NormalAction):
         namespace, collection, name = self._task.resolved_action.split(".")
         module_fqn = f"ansible_collections.{namespace}.{collection}.plugins.modules.{name}"
         importlib.import_module(module_fqn)  # an import error shows here, before anything ran
-        params = json.dumps({"ANSIBLE_MODULE_ARGS": args},
-                            cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode()
+        if RELEASE in WRAPPED:  # as the wrapper of these releases encodes them
+            params = json.dumps({"ANSIBLE_MODULE_ARGS": args}, cls=AnsibleJSONEncoder, vault_to_text=True)
+            params = params.encode("utf-8")
+        else:
+            params = json.dumps({"ANSIBLE_MODULE_ARGS": args},
+                                cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode()
         # The module runs again as __main__, from a fresh copy, as runpy expects.
         sys.modules.pop(module_fqn, None)
         return module_fqn, params
+
+    def _run_wrapped(self, module_fqn: str, params: bytes) -> dict:
+        """Run the module as the AnsiballZ wrapper of ansible-core 2.16 to 2.18 does, and return what it printed
+        like a finished command (a traceback on stderr, as a module process gives one)."""
+        output, errors, rc = io.StringIO(), io.StringIO(), 0
+        for clear in _CLEAR:
+            clear()
+        _basic._ANSIBLE_ARGS = params  # pylint: disable=protected-access
+        try:
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors):
+                try:
+                    runpy.run_module(mod_name=module_fqn, init_globals={"_module_fqn": module_fqn,
+                                                                        "_modlib_path": os.path.dirname(
+                                                                            os.path.dirname(ansible.__file__))},
+                                     run_name="__main__", alter_sys=True)
+                    print('{"msg": "New-style module did not handle its own exit", "failed": true}')
+                    rc = 1
+                except SystemExit as exit_:
+                    rc = exit_.code if isinstance(exit_.code, int) else 1
+                except Exception:  # pylint: disable=broad-except
+                    traceback.print_exc()
+                    rc = 1
+        finally:
+            _basic._ANSIBLE_ARGS = None  # pylint: disable=protected-access
+        return {"rc": rc, "stdout": output.getvalue(), "stderr": errors.getvalue()}
 
     def _run_here(self, module_fqn: str, params: bytes) -> dict:
         """Run the module as AnsiballZ would, and return what it printed like a finished command."""

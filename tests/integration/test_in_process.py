@@ -14,7 +14,8 @@ from ansible.release import __version__ as ANSIBLE_VERSION
 from conftest import run_playbook, unique
 
 # The releases the in-process run is proven on (the matrix of `make test` runs this file on every release).
-IN_PROCESS = tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2]) in ((2, 19), (2, 20), (2, 21))
+IN_PROCESS = tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2]) in (
+    (2, 16), (2, 17), (2, 18), (2, 19), (2, 20), (2, 21))
 
 # Object identity and times, and the VPN pod's config checksum (keyed with a random salt for a new Secret).
 VOLATILE = {"uid", "resourceVersion", "creationTimestamp", "time", "managedFields",
@@ -81,8 +82,8 @@ def test_each_way_ran_as_asked(both_ways):
         # Nothing but results: no stray output of the module run (such as runpy's warnings) reaches the user.
         assert "errantly sent data" not in here and "RuntimeWarning" not in here
     else:  # another release: the usual way, and -vvv says why
-        assert here.count("a new Python process runs the module (in-process runs are proven on ansible-core 2.19, "
-                          f"2.20, 2.21; this is {ANSIBLE_VERSION})") == 8
+        assert here.count("a new Python process runs the module (in-process runs are proven on ansible-core 2.16, "
+                          f"2.17, 2.18, 2.19, 2.20, 2.21; this is {ANSIBLE_VERSION})") == 8
         assert "the module runs in the controller's Python" not in here
         assert "AnsiballZ_k8s_apply" in here
     assert there.count("a new Python process runs the module (secure_cluster_in_process is false)") == 8

@@ -21,7 +21,7 @@ PLAYBOOK = "containers_workload.secure_cluster.secure_cluster"
 INVENTORY = str(REPO / "playbooks" / "inventory" / "local.yml")
 RELEASE = tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2])
 # Where the modules run in the controller's Python (plugin_utils/in_process.py); elsewhere the usual way.
-IN_PROCESS = RELEASE in ((2, 19), (2, 20), (2, 21))
+IN_PROCESS = RELEASE in ((2, 16), (2, 17), (2, 18), (2, 19), (2, 20), (2, 21))
 MODULE_RUNS_HERE = "the module runs in the controller's Python (in process)"
 MODULE_RUNS_APART = "a new Python process runs the module"
 LOCKDOWN = "deny-kube-node-port-services"  # nodeport_lockdown_name's default
@@ -91,7 +91,7 @@ def test_the_modules_run_where_this_release_lets_them(runs):
         assert here >= 10 and apart == 0
     else:
         assert here == 0 and apart >= 10
-        assert f"in-process runs are proven on ansible-core 2.19, 2.20, 2.21; this is {ANSIBLE_VERSION}" in stdout
+        assert f"in-process runs are proven on ansible-core 2.16, 2.17, 2.18, 2.19, 2.20, 2.21; this is {ANSIBLE_VERSION}" in stdout
 
 
 @pytest.mark.parametrize("mistake, message", [
