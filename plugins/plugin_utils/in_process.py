@@ -30,6 +30,7 @@ import sys
 import traceback
 
 import ansible
+from ansible.module_utils.common import warnings as module_warnings
 from ansible.module_utils.common.validation import check_type_bool
 from ansible.plugins.action.normal import ActionModule as NormalAction
 from ansible.release import __version__ as ANSIBLE_VERSION
@@ -44,8 +45,6 @@ RELEASE = tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2])
 
 # ansible-core's own module runner and what it reads, all private names: each import is guarded, and a release
 # without one of them runs the modules the usual way.
-from ansible.module_utils.common import warnings as module_warnings
-
 try:
     _CLEAR = (module_warnings._global_warnings.clear,  # pylint: disable=protected-access
               module_warnings._global_deprecations.clear)  # pylint: disable=protected-access
