@@ -37,9 +37,26 @@ options:
         description: The step and what it writes there, for the message.
         type: str
         required: true
+      fix:
+        description: What to do when this group is missing, instead of O(api_groups_fix).
+        type: str
   api_groups_fix:
     description: What to do when a group is missing, appended to the message.
     type: str
+  defer:
+    description:
+      - Run none of these checks now, but queue them (in a host fact of this ansible-playbook run) for the next
+        preflight task with O(queued). The composing role queues every step's checks, then judges them together.
+      - Not with O(identity), whose answer is needed at once.
+    type: bool
+    default: false
+  queued:
+    description:
+      - Also run the checks that earlier tasks of this run queued with O(defer), in the same reviews as this call's
+        own, then empty the queue. Each queued API group keeps its step's fix. With nothing queued and nothing of
+        its own, it makes no request.
+    type: bool
+    default: false
   resources:
     description: Resources the steps write that a group/version must serve (one discovery GET per group/version),
       for example C(validatingadmissionpolicies) of C(admissionregistration.k8s.io/v1) (Kubernetes 1.30 and later).
@@ -127,6 +144,18 @@ EXAMPLES = r"""
          why: "edge_nodes: move the ALB pods onto the edge nodes"}
     api_groups:
       - {group_version: crd.projectcalico.org/v1, why: "nodeport_lockdown: the preDNAT GlobalNetworkPolicy"}
+
+- name: Queue one step's rights (changing nothing, making no request)
+  containers_workload.secure_cluster.preflight:
+    rights:
+      - {verb: create, resource: services, namespace: shop, why: "private_load_balancer: the private Services"}
+    defer: true
+
+- name: Check what the steps queued, and this task's own, in one module run
+  containers_workload.secure_cluster.preflight:
+    rights:
+      - {verb: patch, resource: nodes, why: "edge_nodes: label and taint the edge nodes"}
+    queued: true
 """
 
 RETURN = r"""
@@ -160,6 +189,10 @@ api_calls:
   description: How many API requests the run made (the reviews count as writes, though they store nothing).
   returned: always
   type: dict
+deferred:
+  description: The checks were queued, not run (O(defer)).
+  returned: with O(defer)
+  type: bool
 """
 
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import preflight
@@ -171,8 +204,12 @@ ARGUMENT_SPEC = {
     "api_groups": {"type": "list", "elements": "dict", "default": [], "options": {
         "group_version": {"type": "str", "required": True},
         "why": {"type": "str", "required": True},
+        "fix": {"type": "str"},
     }},
     "api_groups_fix": {"type": "str"},
+    # Handled by the action plugin (plugins/action/preflight.py), which queues or merges the checks.
+    "defer": {"type": "bool", "default": False},
+    "queued": {"type": "bool", "default": False},
     "resources": {"type": "list", "elements": "dict", "default": [], "options": {
         "group_version": {"type": "str", "required": True},
         "resource": {"type": "str", "required": True},

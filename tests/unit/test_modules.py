@@ -37,9 +37,10 @@ def option_names(spec: dict) -> set[str]:
 
 
 def sources_of(module: str) -> list[Path]:
-    """The module's file and every module_utils file it imports, directly or not."""
+    """The module's file, its action plugin (which may handle options itself) and every module_utils file they
+    import, directly or not."""
     seen: list[Path] = []
-    todo = [REPO / "plugins" / "modules" / f"{module}.py"]
+    todo = [REPO / "plugins" / "modules" / f"{module}.py", REPO / "plugins" / "action" / f"{module}.py"]
     while todo:
         path = todo.pop()
         if path in seen or not path.exists():

@@ -77,3 +77,37 @@ def test_missing_groups_and_denied_rights_fail_together_naming_the_user_and_the_
     for part in ("does not serve crd.projectcalico.org/v1 (nodeport_lockdown): install Calico",
                  "alice may not patch nodes (cluster-wide) (edge_nodes)", "nothing was changed"):
         assert part in text
+
+
+def test_queued_checks_are_judged_with_the_last_call_in_one_set_of_reviews_each_group_with_its_own_fix():
+    """The composing role queues every step's checks (defer) and judges them in one call (queued): a right two
+    steps need is reviewed once, and each missing group is named with its own step's fix."""
+    calico = {"verb": "create", "resource": "globalnetworkpolicies", "group": "crd.projectcalico.org"}
+    lockdown = preflight.queued({"api_groups": [{"group_version": "crd.projectcalico.org/v1", "why": "nodeport_lockdown"}],
+                                 "api_groups_fix": "switch the lockdown off", "rights": [calico, NODES]})
+    isolation = preflight.queued({"api_groups": [{"group_version": "crd.projectcalico.org/v1", "why": "namespace_isolation"}],
+                                  "api_groups_fix": "use namespace_isolation_kind kubernetes", "rights": [calico]})
+    params = preflight.merged({"rights": [NODES], "api_groups_fix": "ignored once merged"}, [lockdown, isolation])
+    kube = FakeKube({}, groups=())
+    with pytest.raises(preflight.PreflightError) as caught:
+        preflight.run(type("Run", (), {"kube": kube, "params": params})())
+    text = str(caught.value)
+    assert ("does not serve crd.projectcalico.org/v1 (nodeport_lockdown): switch the lockdown off; "
+            "crd.projectcalico.org/v1 (namespace_isolation): use namespace_isolation_kind kubernetes") in text
+    assert "ignored once merged" not in text
+    assert "alice may not create globalnetworkpolicies (crd.projectcalico.org) (cluster-wide); patch nodes" in text
+    # The same right from three calls costs one access review; the discovery GET is one for every group.
+    assert sum(1 for c in kube.calls if c[1] == "selfsubjectaccessreviews") == 2
+    assert sum(1 for c in kube.calls if c[0] == "GET") == 1
+
+
+def test_a_queue_is_read_only_by_the_run_that_queued_it(monkeypatch):
+    """A fact cache keeps host facts across runs: checks another run queued (one cut short) are never judged."""
+    from ansible_collections.containers_workload.secure_cluster.plugins.action import preflight as action
+
+    entry = preflight.queued({"rights": [NODES]})
+    ours = {"ansible_facts": {action.QUEUE: {"token": action.run_token(), "checks": [entry]}}}
+    assert action.ActionModule._queue(ours) == [entry]
+    monkeypatch.setattr(action.os, "getppid", lambda: 1)  # another ansible-playbook process
+    assert action.ActionModule._queue(ours) == []
+    assert action.ActionModule._queue({}) == []

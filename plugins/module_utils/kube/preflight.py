@@ -149,6 +149,28 @@ def identity(kube) -> dict:
     return {"username": info.get("username") or "", "groups": list(info.get("groups") or [])}
 
 
+# What one preflight call checks; queue() and merged() carry these over from a queued call.
+CHECKS = ("api_groups", "resources", "service_accounts", "rights")
+
+
+def queued(params: dict) -> dict:
+    """What a call with ``defer`` leaves for the later call with ``queued``: its checks, each API group with the
+    call's fix."""
+    entry = {key: list(params.get(key) or []) for key in CHECKS}
+    if params.get("api_groups_fix"):
+        entry["api_groups"] = [{**group, "fix": group.get("fix") or params["api_groups_fix"]}
+                               for group in entry["api_groups"]]
+    return entry
+
+
+def merged(params: dict, entries: list[dict]) -> dict:
+    """A call's own checks and the queued ones as one call: the rights, groups and resources of every step,
+    judged together (expand() and the reviews drop what two steps both need)."""
+    own = queued(params)
+    return {**params, **{key: [item for entry in [*entries, own] for item in entry.get(key) or []] for key in CHECKS},
+            "api_groups_fix": None}
+
+
 def run(run) -> dict:
     kube, params = run.kube, run.params
     groups = missing_groups(kube, params.get("api_groups") or [])
@@ -163,9 +185,13 @@ def run(run) -> dict:
         problems.append("no ServiceAccount " + "; ".join(
             f"{a['namespace']}/{a['name']} ({a['why']})" for a in accounts))
     if groups:
-        fix = f": {params['api_groups_fix']}" if params.get("api_groups_fix") else ""
-        problems.append("the API server does not serve "
-                        + "; ".join(f"{g['group_version']} ({g['why']})" for g in groups) + fix)
+        # Each group's own fix (a queued step's), else the call's; groups sharing a fix are named before it.
+        by_fix: dict[str, list[dict]] = {}
+        for group in groups:
+            by_fix.setdefault(group.get("fix") or params.get("api_groups_fix") or "", []).append(group)
+        problems.append("the API server does not serve " + "; ".join(
+            "; ".join(f"{g['group_version']} ({g['why']})" for g in named) + (f": {fix}" if fix else "")
+            for fix, named in by_fix.items()))
     if denied:
         who = username(kube)
         problems.append(f"{who} may not " + "; ".join(

@@ -48,7 +48,9 @@ class CallbackModule(CallbackBase):
             host = self.runs.setdefault(result._host.get_name(), {})
             name = action.rsplit(".", 1)[1]
             items = result._result.get("results")  # a loop: one module run per item that ran
-            runs = sum(1 for item in items if not item.get("skipped")) if isinstance(items, list) else 1
+            # A deferred preflight call queues its checks for a later one and runs no module.
+            runs = (sum(1 for item in items if not item.get("skipped") and not item.get("deferred"))
+                    if isinstance(items, list) else 0 if result._result.get("deferred") else 1)
             host[name] = host.get(name, 0) + runs
 
     v2_runner_on_ok = v2_runner_on_failed = _count
