@@ -188,7 +188,9 @@ def shares_with_others(live: dict, field_manager: str) -> bool:
 def release_objects(kube: Kube, objects: list[dict], check_mode: bool, field_manager: str,
                     timeout: float = 120.0) -> tuple[list[dict], list[dict]]:
     """Take back what ``field_manager`` made: objects only it set are deleted; on objects others set too, it
-    gives up its fields (a server-side apply of nothing but the name), so theirs stay as they were.
+    gives up its fields (a server-side apply of nothing but the name), so theirs stay as they were. When the API
+    server refuses what would be left as invalid (a Service someone only labelled has no ports without ours), the
+    object was ours with others' additions, and it is deleted. Check mode asks the same question as a dry run.
 
     Returns (deleted, released)."""
     mine, shared = [], []
@@ -198,12 +200,20 @@ def release_objects(kube: Kube, objects: list[dict], check_mode: bool, field_man
                                    for e in live["metadata"].get("managedFields") or []):
             continue
         (shared if shares_with_others(live, field_manager) else mine).append(obj)
-    if not check_mode:
-        for obj in shared:
-            meta = {k: v for k, v in obj["metadata"].items() if k in ("name", "namespace")}
+    released = []
+    for obj in shared:
+        meta = {k: v for k, v in obj["metadata"].items() if k in ("name", "namespace")}
+        query = {"fieldManager": field_manager, "force": "true", **({"dryRun": "All"} if check_mode else {})}
+        try:
             kube.patch(object_path(kube, obj), {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": meta},
-                       patch_type="apply", query={"fieldManager": field_manager, "force": "true"})
-    return delete_objects(kube, list(reversed(mine)), check_mode, timeout), shared
+                       patch_type="apply", query=query)
+        except KubeError as exc:
+            if exc.status != 422:
+                raise
+            mine.append(obj)
+        else:
+            released.append(obj)
+    return delete_objects(kube, list(reversed(mine)), check_mode, timeout), released
 
 
 def mask_secrets(obj):
