@@ -71,14 +71,15 @@ def test_released_takes_back_only_what_the_step_set(iks_cluster):
     objs = [service(n, **ours) for n in (only_ours, theirs, labelled)]
 
     mark = iks_cluster.audit_mark()
-    check = run_module(iks_cluster, "k8s_apply", {"definitions": objs, "state": "released"}, check_mode=True)
+    check = run_module(iks_cluster, "k8s_apply", {"definitions": objs, "state": "released"}, check_mode=True,
+                       diff=True)
     assert not check.get("failed"), check
     assert check["changed"] and iks_cluster.writes_since(mark) == []
     expected = {f"Service/{only_ours}": "absent", f"Service/{labelled}": "absent",
                 f"Service/{theirs}": "without the fields of secure_cluster"}
     assert check["diff"]["after"] == expected
 
-    done = run_module(iks_cluster, "k8s_apply", {"definitions": objs, "state": "released"})
+    done = run_module(iks_cluster, "k8s_apply", {"definitions": objs, "state": "released"}, diff=True)
     assert not done.get("failed"), done
     assert done["diff"]["after"] == expected
     names = {s.metadata.name: s for s in core.list_namespaced_service(NS).items}
