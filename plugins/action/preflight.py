@@ -46,9 +46,10 @@ class ActionModule(in_process.ActionModule):
     def run(self, tmp=None, task_vars=None):
         args = self._task.args
         defer, queued = check_type_bool(args.get("defer", False)), check_type_bool(args.get("queued", False))
+        identity = check_type_bool(args.get("identity", False))
         if defer and queued:
             return {"failed": True, "msg": "give defer or queued, not both"}
-        if defer and check_type_bool(args.get("identity", False)):
+        if defer and identity:
             return {"failed": True, "msg": "identity cannot be deferred: its answer is needed now"}
         entries = self._queue(task_vars or {})
         if defer:
@@ -57,8 +58,7 @@ class ActionModule(in_process.ActionModule):
                     "ansible_facts": {QUEUE: {"token": run_token(), "checks": [*entries, entry]}}}
         if queued:
             self._task.args = preflight.merged({k: v for k, v in args.items() if k != "queued"}, entries)
-            if not any(self._task.args[key] for key in preflight.CHECKS) and not check_type_bool(
-                    args.get("identity", False)):
+            if not identity and not any(self._task.args[key] for key in preflight.CHECKS):
                 result = nothing_checked()
             else:
                 result = super().run(tmp, task_vars)

@@ -200,7 +200,7 @@ def release_objects(kube: Kube, objects: list[dict], check_mode: bool, field_man
                                    for e in live["metadata"].get("managedFields") or []):
             continue
         (shared if shares_with_others(live, field_manager) else mine).append(obj)
-    released = []
+    released, refused = [], []
     for obj in shared:
         meta = {k: v for k, v in obj["metadata"].items() if k in ("name", "namespace")}
         query = {"fieldManager": field_manager, "force": "true", **({"dryRun": "All"} if check_mode else {})}
@@ -210,10 +210,12 @@ def release_objects(kube: Kube, objects: list[dict], check_mode: bool, field_man
         except KubeError as exc:
             if exc.status != 422:
                 raise
-            mine.append(obj)
+            refused.append(obj)
         else:
             released.append(obj)
-    return delete_objects(kube, list(reversed(mine)), check_mode, timeout), released
+    # Deleted in reverse order of the definitions, as state absent deletes.
+    doomed = [obj for obj in objects if any(obj is other for other in mine + refused)]
+    return delete_objects(kube, list(reversed(doomed)), check_mode, timeout), released
 
 
 def mask_secrets(obj):

@@ -149,7 +149,7 @@ def identity(kube) -> dict:
     return {"username": info.get("username") or "", "groups": list(info.get("groups") or [])}
 
 
-# What one preflight call checks; queue() and merged() carry these over from a queued call.
+# What one preflight call checks; queued() and merged() carry these over from a deferred call.
 CHECKS = ("api_groups", "resources", "service_accounts", "rights")
 
 
