@@ -122,3 +122,17 @@ def test_enabled_means_enable_and_state_enabled_whatever_the_status(reported, do
 def test_a_requested_instance_count_is_part_of_done():
     reported = {"enabled": True, "state": "enabled", "status": "healthy", "instances": 2}
     assert alb.reached(reported, True, 2) and not alb.reached(reported, True, 3)
+
+
+def test_one_tls_context_serves_every_request_of_a_client(server, monkeypatch):
+    # Building a TLS context loads every system CA: one per client, not one per request (the token included).
+    made = []
+    real = iks.ssl.create_default_context
+    monkeypatch.setattr(iks.ssl, "create_default_context", lambda *args, **kwargs: made.append(1) or real(*args, **kwargs))
+    iks_client = client(server)
+    server.script.extend([(200, {"id": "c1", "alb": [ALB]})] * 3)
+    for _ in range(3):
+        assert iks.list_albs(iks_client, "c1", "vpc") == [ALB]
+    assert [path for unused_method, path in server.seen].count("/identity/token") == 1
+    assert len(server.seen) == 4
+    assert made == [1]
