@@ -131,7 +131,7 @@ def test_one_tls_context_serves_every_request_of_a_client(server, monkeypatch):
     monkeypatch.setattr(iks.ssl, "create_default_context", lambda *args, **kwargs: made.append(1) or real(*args, **kwargs))
     iks_client = client(server)
     server.script.extend([(200, {"id": "c1", "alb": [ALB]})] * 3)
-    for _ in range(3):
+    for unused_round in range(3):
         assert iks.list_albs(iks_client, "c1", "vpc") == [ALB]
     assert [path for unused_method, path in server.seen].count("/identity/token") == 1
     assert len(server.seen) == 4
