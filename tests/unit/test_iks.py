@@ -4,6 +4,8 @@ Against a real local HTTP server that answers each request from a script."""
 from __future__ import annotations
 
 import json
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -136,3 +138,22 @@ def test_one_tls_context_serves_every_request_of_a_client(server, monkeypatch):
     assert [path for unused_method, path in server.seen].count("/identity/token") == 1
     assert len(server.seen) == 4
     assert made == [1]
+
+
+def test_requests_verify_the_server_against_the_system_authorities(server, tmp_path, monkeypatch):
+    # Judged by OpenSSL: a server whose certificate no trusted authority signed is refused; trusting it the way
+    # a system trusts an authority (SSL_CERT_FILE, read when the client builds its one context) lets it through.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    with pytest.raises(iks.IksUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
+        iks.list_albs(iks.IksClient("key", url, backoff=0.01, retries=1), "c1", "vpc")
+    assert server.seen == []
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    server.script.append((200, {"id": "c1", "alb": [ALB]}))
+    assert iks.list_albs(iks.IksClient("key", url, backoff=0.01), "c1", "vpc") == [ALB]
+    assert [path for unused_method, path in server.seen][0] == "/identity/token" and len(server.seen) == 2
