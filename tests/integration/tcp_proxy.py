@@ -2,7 +2,7 @@
 the API server behind it), and the proxy counts the bytes it forwards so faults can be placed at a fraction of
 what a clean run sends.
 
-Faults, armed for when the byte count (both directions) reaches a mark:
+Faults, armed for when the byte count (both directions) reaches a mark (several may be armed for one run):
 - ``reset``: every open connection is reset once (SO_LINGER 0, then close: a TCP RST, "connection reset by
   peer"); new connections work;
 - ``cut``: every open connection is closed once, mid-stream (a FIN: a response cut short, IncompleteRead);
@@ -40,7 +40,7 @@ class FaultProxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.bytes = 0
-        self.fault: tuple[str, int] | None = None
+        self.faults: list[tuple[str, int]] = []  # armed, the nearest mark first
         self.fired: list[tuple[str, int]] = []
         self.down = False
         self._open: set[socket.socket] = set()
@@ -48,15 +48,11 @@ class FaultProxy:
         self._accepting = threading.Thread(target=self._accept, args=(self.listener,), daemon=True)
         self._accepting.start()
 
-    def arm(self, kind: str, at: int) -> None:
-        """Inject ``kind`` (reset, cut, outage) once the count of forwarded bytes reaches ``at``."""
+    def arm(self, *faults: tuple[str, int]) -> None:
+        """Count from zero and inject each ``(kind, at)`` (reset, cut, outage) once the count of forwarded bytes
+        reaches ``at``."""
         with self._lock:
-            self.bytes, self.fault = 0, (kind, at)
-
-    def measure(self) -> None:
-        """Count from zero with no fault armed."""
-        with self._lock:
-            self.bytes, self.fault = 0, None
+            self.bytes, self.faults = 0, sorted(faults, key=lambda fault: fault[1])
 
     def heal(self) -> None:
         """Listen again on the same port after an outage."""
@@ -105,9 +101,9 @@ class FaultProxy:
             if not data:
                 break
             with self._lock:
-                fault = self.fault
+                fault = self.faults[0] if self.faults else None
                 if fault and self.bytes + len(data) >= fault[1]:
-                    self.fault = None
+                    self.faults.pop(0)
                     # Forward the bytes before the mark, so the fault falls exactly there.
                     head = data[: max(0, fault[1] - self.bytes)]
                     self.bytes += len(head)

@@ -312,6 +312,27 @@ def test_a_server_that_comes_back_is_reached(monkeypatch):
     assert len(slept) == 2 and len(back[0].requests) == 1
 
 
+def test_a_server_that_accepts_but_never_answers_is_asked_once_then_fails_clearly(monkeypatch):
+    """A stopped API server (SIGSTOP): the kernel completes the TCP handshake, nothing answers. client-go does not
+    retry a timeout, and each resend would hold the run for another timeout."""
+    slept = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listening, never accepting: the backlog takes it
+        port = silent.getsockname()[1]
+        kube = Kube(build_configuration({"host": f"http://127.0.0.1:{port}"}), retries=5, timeout=0.3)
+        with pytest.raises(KubeError) as err:
+            kube.get("/api/v1/nodes")
+    assert str(err.value) == (f"cannot reach the Kubernetes API server at http://127.0.0.1:{port}: "
+                              f"no answer within 0.3 s to GET /api/v1/nodes")
+    assert kube.reads == 1 and slept == []
+
+
+def test_timeouts_are_not_resent_but_refusals_are():
+    assert connection_failure(urllib3.exceptions.ReadTimeoutError(None, "/", "Read timed out.")) == "timeout"
+    assert connection_failure(urllib3.exceptions.ConnectTimeoutError(None, "timed out")) == "timeout"
+    assert connection_failure(urllib3.exceptions.NewConnectionError(None, "Connection refused")) == "unsent"
+
+
 def test_a_tls_certificate_error_is_not_retried_but_a_handshake_cut_short_is():
     assert connection_failure(urllib3.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
                                                           "failed")) is None

@@ -354,13 +354,18 @@ def contains(live, desired) -> bool:
 def connection_failure(exc: Exception) -> str | None:
     """How far a failed request got, as client-go tells a connection reset from a refused connection:
 
-    ``unsent`` when the request cannot have reached the API server (connection refused, connect timeout, TLS
-    handshake cut short): any request may be sent again. ``unknown`` when the connection broke after the
-    request went out (reset by peer, response cut short: IncompleteRead, read timeout): the server may have
-    acted on it, so only a request that does the same when repeated is sent again. None: not a connection
-    failure (a certificate the client refuses, a bad URL), never retried."""
-    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError (refused) is one
+    ``unsent`` when the request cannot have reached the API server (connection refused, TLS handshake cut
+    short): any request may be sent again. ``unknown`` when the connection broke after the
+    request went out (reset by peer, response cut short: IncompleteRead): the server may have
+    acted on it, so only a request that does the same when repeated is sent again. ``timeout``: no answer
+    within the request's timeout (connecting, the TLS handshake or the response): never sent again, as client-go
+    retries only resets and EOFs; a server that did not answer in time is stopped or overloaded, and each resend
+    would hold the run for another timeout. None: not a connection failure (a certificate the client refuses, a
+    bad URL), never retried."""
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):  # refused, no route: nothing was sent
         return "unsent"
+    if isinstance(exc, (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError)):
+        return "timeout"
     if isinstance(exc, urllib3.exceptions.SSLError):
         text = str(exc)
         if any(marker in text for marker in ("certificate", "CERTIFICATE", "wrong version number", "hostname")):
@@ -368,7 +373,7 @@ def connection_failure(exc: Exception) -> str | None:
         return "unsent"  # EOF or reset during the handshake: no request bytes were sent
     if isinstance(exc, urllib3.exceptions.ProxyError):
         return "unsent"
-    if isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError)):
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
         return "unknown"
     return None
 
@@ -463,12 +468,14 @@ class Kube:
             except urllib3.exceptions.HTTPError as exc:
                 how = connection_failure(exc)
                 last = attempt == self.retries - 1
-                if how is None or last or (how == "unknown" and rule == "no"):
+                if how in (None, "timeout") or last or (how == "unknown" and rule == "no"):
                     tried = f" (after {attempt + 1} attempts)" if attempt else ""
                     unsafe = (f"; {method} {path} is not sent again blindly, as the server may have acted on it"
                               if how == "unknown" and rule == "no" else "")
+                    cause = (f"no answer within {self.timeout:g} s to {method} {path}"
+                             if how == "timeout" else _describe_connection_error(exc))
                     raise KubeError(f"cannot reach the Kubernetes API server at {self.host}: "
-                                    f"{_describe_connection_error(exc)}{tried}{unsafe}") from None
+                                    f"{cause}{tried}{unsafe}") from None
                 time.sleep(min(self.backoff * (2 ** attempt), MAX_CONNECTION_BACKOFF))
                 if how == "unknown" and rule == "verify":
                     done = self._made_by_us(method, path, body)
