@@ -27,8 +27,12 @@ def _stop_listening(listener: socket.socket) -> None:
 
 
 def _reset(sock: socket.socket) -> None:
+    """A TCP RST now. close() alone does nothing while another thread blocks in recv() on the socket (that call
+    holds it open, and the peer waits for an answer that never comes); shutdown(SHUT_RD) wakes that thread
+    without sending a FIN, then the close with SO_LINGER 0 aborts the connection."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
     sock.close()
