@@ -21,6 +21,24 @@ DOWN = REPO / "tests" / "cluster" / "down"
 SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews")
 
 
+FIGURE = "figure"  # a user property: one line of the figures `make test` prints at the end
+
+
+@pytest.fixture
+def figure(record_property):
+    """Record a line for the session's summary. A line printed by the test would not show when pytest-xdist
+    runs it in a worker: the property travels with the test's report to the controller, which prints it."""
+    return lambda line: record_property(FIGURE, line)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for key in ("passed", "failed"):
+        for report in terminalreporter.stats.get(key, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == FIGURE and report.when == "call":
+                    terminalreporter.write_line(value)
+
+
 @dataclass
 class Cluster:
     name: str

@@ -325,7 +325,7 @@ def authorizer_grants(authz, subject, path, namespace):
     return any(granted(c) for c in path["any"]) and all(granted(c) for c in path.get("all", []))
 
 
-def test_the_api_servers_authorizer_agrees_with_every_path_the_report_scores(rbac, capsys):
+def test_the_api_servers_authorizer_agrees_with_every_path_the_report_scores(rbac, figure):
     from kubernetes import client
     from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.audit import access
     authz = client.AuthorizationV1Api(rbac.cluster.client())
@@ -374,8 +374,7 @@ def test_the_api_servers_authorizer_agrees_with_every_path_the_report_scores(rba
                     passed += 1
                 else:
                     failed.append(f"{text} {name} {namespace or 'cluster-wide'}: report {report}, authorizer {judge}")
-    with capsys.disabled():
-        print(f"\nauthorizer agreement: {passed} passed, {len(failed)} failed ({granted} pairs granted)")
+    figure(f"authorizer agreement: {passed} passed, {len(failed)} failed ({granted} pairs granted)")
     assert not failed, "\n".join(failed)
     # The corpus opens paths and leaves others closed: agreement is not all "no".
     assert 0 < granted < passed

@@ -107,7 +107,7 @@ def failed_cleanly(result) -> str | None:
     return named.group(1) or "read"
 
 
-def test_faults_spread_over_a_run_are_survived_or_fail_cleanly_and_the_rollback_restores(proxied, tmp_path, capsys):
+def test_faults_spread_over_a_run_are_survived_or_fail_cleanly_and_the_rollback_restores(proxied, tmp_path, figure):
     from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.calico import guard, resources
     from kubernetes import client
     cluster, through, proxy = proxied
@@ -167,7 +167,6 @@ def test_faults_spread_over_a_run_are_survived_or_fail_cleanly_and_the_rollback_
             problems.append(f"cycle {number}: the rollback did not restore the cluster (rc {result.returncode})")
             run(cluster, proxy, "playbooks/rollback.yml", where)  # put it back for the next cycle
     resets = injected - outages
-    with capsys.disabled():  # the figure make test prints
-        print(f"\nfault injection: {injected} faults injected; {survived} of {resets} resets survived; "
-              f"{clean_failures} of {outages} outages failed clean; {exact} of {rollbacks} rollbacks restored exactly")
+    figure(f"fault injection: {injected} faults injected; {survived} of {resets} resets survived; "
+           f"{clean_failures} of {outages} outages failed clean; {exact} of {rollbacks} rollbacks restored exactly")
     assert not problems, "\n\n".join(problems)
