@@ -21,6 +21,9 @@ class ActionModule(in_process.ActionModule):
         report = result.get("report")
         if isinstance(report, dict) and exposure_report.PAGE in report:
             try:
+                if isinstance(report.get(exposure_report.ALSO_AFTER), dict):
+                    report[exposure_report.ALSO_AFTER] = pages.write_exposure(report[exposure_report.ALSO_AFTER],
+                                                                              bool(self._task.check_mode))
                 result["report"] = pages.write_exposure(report, bool(self._task.check_mode))
             except OSError as exc:
                 report.pop(exposure_report.PAGE, None)

@@ -132,6 +132,13 @@ options:
         type: str
         choices: [before, after]
         default: before
+      also_after:
+        description:
+          - With O(report.phase=before), also write the after report from the same audit (nothing closed), for a
+            run whose steps had nothing to do. Its paths are in RV(report.after).
+        type: bool
+        default: false
+        version_added: 1.1.0
       plan:
         description: The steps of the run and whether each is on, shown as a table.
         type: dict
@@ -237,6 +244,7 @@ report:
       C(closed_access) as C(Kind object)).
     - C(state) is the path of the cluster's state (in C(written) when this audit wrote it); C(state_unreadable)
       says why the state there could not be read (it is rebuilt), empty when it could.
+    - C(after) holds the same for the after report O(report.also_after) wrote with this one.
   returned: when O(report) is given
   type: dict
   sample: {md: /srv/reports/cluster-a-after.md, html: /srv/reports/cluster-a-after.html,
@@ -277,6 +285,7 @@ ARGUMENT_SPEC = {
         "phase": {"type": "str", "choices": ["before", "after"], "default": "before"},
         "plan": {"type": "dict", "default": {}},
         "compare_with": {"type": "list", "elements": "dict", "default": []},
+        "also_after": {"type": "bool", "default": False},
     }},
 }
 

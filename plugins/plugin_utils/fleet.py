@@ -43,9 +43,11 @@ PLAN = "_containers_workload_pattern_plan"
 FAILURE = "secure_cluster_failure"
 BATCH = "secure_cluster_fleet_batch"
 EDGE_PREVIEW = "_edge_nodes_preview"
+# The replay of the last converged run's reads: when it held, the steps had nothing to do and did not run.
+CONVERGED = "_containers_workload_pattern_converged"
 # What the action reads of each host's variables.
-HOST_VARS = (FIRST_READ, PLAN_SHOWN, FAILURE, BATCH, EDGE_PREVIEW, "exposure_report_before", "exposure_report_after",
-             *(name for step in STEPS for name in step["registers"]))
+HOST_VARS = (FIRST_READ, PLAN_SHOWN, FAILURE, BATCH, EDGE_PREVIEW, CONVERGED, "exposure_report_before",
+             "exposure_report_after", *(name for step in STEPS for name in step["registers"]))
 SEVERITIES = ("high", "medium", "low", "info")
 KINDS = ("secure_cluster", "audit", "rollback")
 # The kinds that run the pattern's steps (forward, or undone in reverse order): a cell per step.
@@ -83,7 +85,7 @@ def step_outcome(step: dict, host: dict, plan: dict) -> dict:
                if r is not None and not r.get("validated")]
     if any(r.get("changed") for r in results):
         return {"state": "changed", "detail": ""}
-    if results:
+    if results or (_result(host.get(CONVERGED)) or {}).get("converged"):
         return {"state": "unchanged", "detail": ""}
     return {"state": "not run", "detail": ""}
 
@@ -114,7 +116,9 @@ def _report_link(audit) -> str | None:
 
 
 def _edge_nodes(host: dict) -> list[str] | int | None:
-    preview = _result(host.get(EDGE_PREVIEW))
+    # The steps' edge plan, or the one the record kept when the steps had nothing to do.
+    preview = _result(host.get(EDGE_PREVIEW)) or _result((_result(host.get(CONVERGED)) or {}).get("facts", {})
+                                                         .get("edge_preview"))
     if preview and isinstance(preview.get("edge_nodes"), list):
         return [str(n) for n in preview["edge_nodes"]]
     for phase in ("exposure_report_after", "exposure_report_before"):

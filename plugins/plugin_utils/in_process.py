@@ -36,6 +36,8 @@ from ansible.plugins.action.normal import ActionModule as NormalAction
 from ansible.release import __version__ as ANSIBLE_VERSION
 from ansible.utils.display import Display
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import journal
+
 # Releases whose internals the in-process run is built on and tested with (the matrix of `make test`). On any
 # other release the modules run the usual way, and -vvv says why: a new release can make runs slower, never
 # break them.
@@ -81,6 +83,8 @@ display = Display()
 # Modules that declare no serialization profile of their own use this one (ansible-core's default).
 PROFILE = "legacy"
 SWITCH = "secure_cluster_in_process"
+# The pattern's journal of this run's reads (see module_utils/kube/journal.py), set only while its steps run.
+JOURNAL_VAR = "_containers_workload_pattern_journal"
 
 
 # The calls this file makes to ansible-core's private functions, as (name, function, positional, keywords): at load
@@ -155,12 +159,41 @@ class ActionModule(NormalAction):
                 raise NotStarted(f"checking where to run failed: {type(exc).__name__}: {exc}") from exc
             if reason is None:
                 display.vvv(f"{self._task.action}: the module runs in the controller's Python (in process)")
-                return self._here(call)
+                with self._journal(call):
+                    return self._here(call)
         except NotStarted as exc:
             reason = str(exc)
         if reason:
             display.vvv(f"{self._task.action}: a new Python process runs the module ({reason})")
+        self._unjournaled(call, reason)
         return usual(*args, **kwargs)
+
+    def _journal_path(self, call: dict) -> str:
+        task_vars = call.get("task_vars") or {}
+        path = task_vars.get(JOURNAL_VAR) or ""
+        return str(self._templar.template(path) if isinstance(path, str) and "{" in path else path or "")
+
+    @contextlib.contextmanager
+    def _journal(self, call: dict):
+        """While the module runs: its reads go to the run's journal (module_utils/kube/journal.py), when the
+        pattern keeps one. A module that did not start is run the usual way, which the journal marks."""
+        path, previous = self._journal_path(call), os.environ.get(journal.ENV)
+        if path:
+            os.environ[journal.ENV] = path
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(journal.ENV, None)
+            else:
+                os.environ[journal.ENV] = previous
+
+    def _unjournaled(self, call: dict, reason: str | None) -> None:
+        """A module run in another process reads without the journal: the run keeps no record."""
+        path = self._journal_path(call)
+        if path and call.get("module_name") in (None, self._task.action):
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"incomplete": f"{self._task.action} ran in another process ({reason})"}) + "\n")
 
     def _here(self, call: dict) -> dict:
         """Run in this process; anything raised before the module starts is a NotStarted (the usual run follows)."""

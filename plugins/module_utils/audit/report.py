@@ -200,6 +200,9 @@ def page_context(name: str, phase: str, audit: dict, plan: dict, closed_network:
             "closed_access": [item.split(" ", 1) for item in closed_access],
             "tamper": area("tamper"), "tamper_title": TAMPER_TITLE, "tamper_intro": TAMPER_INTRO}
 
+# The after report written with the before one (report.also_after), in the before report's result.
+ALSO_AFTER = "after"
+
 
 def write(report: dict, audit: dict, last: list[dict] | None, check_mode: bool, unreadable: str = "") -> dict:
     """Write ``<dir>/<name>-<phase>.md`` and the cluster's state ``<dir>/<name>.last.json`` (the findings above
@@ -217,8 +220,13 @@ def write(report: dict, audit: dict, last: list[dict] | None, check_mode: bool, 
     for kind, text in (("md", markdown(*args)), ("state", state_text(audit["findings"]))):
         if write_if_changed(paths[kind], text, check_mode) and not check_mode:
             written.append(paths[kind])
-    return {**paths, "written": written, "closed": closed_network, "closed_access": closed_access,
-            PAGE: page_context(*args)}
+    out = {**paths, "written": written, "closed": closed_network, "closed_access": closed_access,
+           PAGE: page_context(*args)}
+    if report.get("also_after") and report["phase"] == "before":
+        # A run whose steps had nothing to do: this audit is also its after report, which closed nothing.
+        out[ALSO_AFTER] = write({**report, "phase": "after", "also_after": False, "compare_with": audit["findings"]},
+                                audit, last, check_mode, unreadable)
+    return out
 
 
 def gate(fail_on, findings: list[dict], drifted: list[dict], report_html: str = "") -> str:

@@ -21,6 +21,7 @@ from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import journal
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
 
 PUBLIC_ENDPOINTS = ("https://containers.cloud.ibm.com/global", "https://iam.cloud.ibm.com")
@@ -166,6 +167,9 @@ class IksClient:
             status, unused_headers, raw, attempts = self._retrying(method, url, data, headers)
             if status != 401 or refreshed:
                 break
+        if method == "GET" and (200 <= status < 300 or status in (403, 404)):
+            journal.read("iks", method, path, {"api": self.api_url}, status,
+                         _json(raw) if 200 <= status < 300 and raw else None)
         if 200 <= status < 300:
             return _json(raw) if raw else None
         detail = _json(raw)

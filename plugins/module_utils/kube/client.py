@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube import journal
 from ansible_collections.containers_workload.secure_cluster.plugins.module_utils.kube.errors import SecureClusterError
 
 try:
@@ -483,9 +484,17 @@ class Kube:
                         return done
                 broken = broken or how == "unknown"
                 continue
+            journaled = journal.active() and ((method == "GET" and "watch" not in params) or
+                                              (method == "POST" and _is_review(path)))
             if 200 <= response.status <= 299:
-                return json.loads(response.data) if response.data else {}
+                answer = json.loads(response.data) if response.data else {}
+                if journaled:
+                    journal.read("kube", method, path, params, response.status, answer,
+                                 body if method == "POST" else None)
+                return answer
             status, reason, message = self._api_error(response)
+            if journaled and status in (403, 404):
+                journal.read("kube", method, path, params, status, None, body if method == "POST" else None)
             if broken and status == 404 and rule == "gone-ok":
                 return {}  # the request lost in the broken connection had done it
             if broken and status == 409 and rule == "verify":
