@@ -38,10 +38,11 @@ options:
         names it. O(state=check) empties it; O(state=record) reads and removes it.
     type: path
   inputs:
-    description: Everything the steps decide with besides the cluster (the pattern's variables). Only a salted
-      digest is kept.
-    type: raw
-    default: {}
+    description:
+      - Everything the steps decide with besides the cluster (the pattern's variables), as one JSON text. Only a
+        salted digest of it is kept.
+    type: str
+    default: ""
   facts:
     description: What the run found that the steps use (the provider), returned by a later O(state=check) that
       holds.
@@ -62,7 +63,7 @@ EXAMPLES = r"""
   containers_workload.secure_cluster.converged:
     path: "{{ playbook_dir }}/exposure-reports/.records/{{ inventory_hostname }}.json"
     journal: "{{ playbook_dir }}/exposure-reports/.records/{{ inventory_hostname }}.journal"
-    inputs: "{{ my_step_variables }}"
+    inputs: "{{ my_step_variables | ansible.builtin.to_json(sort_keys=true) }}"
   register: converged
 """
 
@@ -102,7 +103,7 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["check", "record"], "default": "check"},
     "path": {"type": "path", "required": True},
     "journal": {"type": "path"},
-    "inputs": {"type": "raw", "default": {}, "no_log": True},
+    "inputs": {"type": "str", "default": "", "no_log": True},
     "facts": {"type": "dict", "default": {}},
 }
 

@@ -9,8 +9,8 @@ its arguments and of these answers, so when the arguments are the same and every
 the step has nothing to do. What cannot be replayed (a calicoctl run, a module run in another process) marks the
 journal incomplete instead, and then no record is kept.
 
-The digest leaves out what changes without anyone changing the object: resourceVersion, managedFields and the
-kubelet's heartbeat times. Anything else that differs, status included, makes the next run take every step.
+The digest leaves out what changes without anyone changing the object: resourceVersion (and a list's continue
+token), managedFields and the kubelet's heartbeat times. Anything else that differs, status included, makes the next run take every step.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import json
 import os
 
 ENV = "SECURE_CLUSTER_JOURNAL"
-VOLATILE = frozenset(("resourceVersion", "managedFields", "lastHeartbeatTime"))
+# A list's continue token encodes the resourceVersion it was read at.
+VOLATILE = frozenset(("resourceVersion", "managedFields", "lastHeartbeatTime", "continue"))
 
 
 def _stable(value):
@@ -31,9 +32,22 @@ def _stable(value):
     return value
 
 
+def _unordered(value):
+    """Every list sorted: the rules of a rules review come in no set order (the API server merges them from
+    the bindings as it finds them)."""
+    if isinstance(value, dict):
+        return {k: _unordered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted((_unordered(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=str))
+    return value
+
+
 def digest(body) -> str:
     """The answer's digest, without the fields that change on their own."""
-    text = json.dumps(_stable(body), sort_keys=True, separators=(",", ":"), default=str)
+    body = _stable(body)
+    if isinstance(body, dict) and str(body.get("kind", "")).endswith("RulesReview"):
+        body = {**body, "status": _unordered(body.get("status"))}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

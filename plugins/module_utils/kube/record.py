@@ -51,7 +51,7 @@ def inputs_digest(salt: str, inputs, params: dict, sources: str) -> str:
     """The salted digest of everything the steps decide with, besides the cluster: the pattern's variables,
     the kubeconfig (its identity is the one the guard exempts) and the collection's files."""
     found = hashlib.sha256(salt.encode())
-    found.update(json.dumps(inputs, sort_keys=True, default=str).encode())
+    found.update(str(inputs).encode())
     path = kubeconfig_path(params)
     if path and os.path.isfile(path):
         with open(path, "rb") as handle:
@@ -116,6 +116,11 @@ def _drop(path: str) -> None:
         pass
 
 
+def _shown(entry: dict) -> str:
+    query = entry.get("query") if entry["service"] == "kube" else None
+    return entry["path"] + ("?" + "&".join(f"{k}={v}" for k, v in sorted(query.items())) if query else "")
+
+
 def check(run) -> dict:
     """Whether the cluster and the inputs are as recorded after the last converged run: the result of the
     module's state check. Starts this run's journal either way; a record that no longer holds is dropped."""
@@ -141,7 +146,7 @@ def check(run) -> dict:
         if (status, found) != (entry["status"], entry["digest"]):
             _drop(params["path"])
             return {"converged": False, "reads": count,
-                    "reason": f"{entry['method']} {entry['path']} answers differently than at the record"}
+                    "reason": f"{entry['method']} {_shown(entry)} answers differently than at the record"}
     return {"converged": True, "reason": f"every step's {len(saved['reads'])} reads answer as recorded at "
                                          f"{saved['recorded']}", "reads": len(saved["reads"]),
             "facts": saved.get("facts") or {}, "recorded": saved["recorded"]}
