@@ -149,8 +149,12 @@ def grants(rules: list[dict], verbs: tuple, group: str, resources: tuple, named_
     (:func:`rbac.rule_allows`). A rule limited to resourceNames counts only when ``named_ok`` and, if ``names``
     are given, when it lists one of them."""
     wanted = list(names) if names else [None if named_ok else ""]
+    # Most rules are of another API group or verbs: those are passed over before the full match (the same
+    # matcher's own parts, so this only saves work).
     return any(rbac.rule_allows(rule, verb, group, resource, name)
-               for rule in rules for verb in verbs for resource in resources for name in wanted)
+               for rule in rules
+               if rbac.group_matches(rule, group) and any(rbac.verb_matches(rule, verb) for verb in verbs)
+               for verb in verbs for resource in resources for name in wanted)
 
 
 def _granted(rules: list[dict], checks: list[dict]) -> bool:
