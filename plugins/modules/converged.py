@@ -34,8 +34,11 @@ options:
     required: true
   journal:
     description:
-      - The file the step modules append their reads to while the variable C(_containers_workload_pattern_journal)
-        names it. O(state=check) empties it; O(state=record) reads and removes it.
+      - With O(state=check), where this run's journal starts: a new file C(<journal>.<random>) (mode 0600), in
+        RV(journal), that the step modules append their reads to while the variable
+        C(_containers_workload_pattern_journal) names it (two runs at once keep two journals). Journals left
+        by runs cut short more than a day ago are removed.
+      - With O(state=record), the journal of this run (RV(journal) of its check), read and removed.
     type: path
   inputs:
     description:
@@ -82,6 +85,10 @@ reason:
   returned: always
   type: str
   sample: "GET /api/v1/nodes answers differently than at the record"
+journal:
+  description: This run's journal, started by O(state=check) when the record does not hold.
+  returned: when O(journal) is given with O(state=check) and RV(converged) is false
+  type: str
 reads:
   description: The reads sent (replayed or recorded).
   returned: always

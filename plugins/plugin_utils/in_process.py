@@ -192,8 +192,10 @@ class ActionModule(NormalAction):
         """A module run in another process reads without the journal: the run keeps no record."""
         path = self._journal_path(call)
         if path and call.get("module_name") in (None, self._task.action):
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"incomplete": f"{self._task.action} ran in another process ({reason})"}) + "\n")
+            with contextlib.suppress(OSError):  # no journal left: no record either
+                with open(path, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps({"incomplete": f"{self._task.action} ran in another process ({reason})"})
+                                 + "\n")
 
     def _here(self, call: dict) -> dict:
         """Run in this process; anything raised before the module starts is a NotStarted (the usual run follows)."""

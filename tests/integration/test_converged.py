@@ -63,7 +63,7 @@ def test_a_no_change_rerun_replays_the_record_and_any_change_brings_the_steps_ba
     saved = json.loads(text)
     assert {"GET /api/v1/nodes", "GET /v1/alb/clusters/" + cluster.env["IKS_CLUSTER"]} <= {
         f"{r['method']} {r['path']}" for r in saved["reads"]}
-    assert not (tmp_path / ".records" / "local-demo.journal").exists()
+    assert not list((tmp_path / ".records").glob("local-demo.journal*")), "the run's journal was left"
 
     # Nothing changed: one replay, the audit, no step, no write.
     mark = cluster.audit_mark()
@@ -104,7 +104,8 @@ def test_a_no_change_rerun_replays_the_record_and_any_change_brings_the_steps_ba
     assert public and not any(a["enable"] for a in public)
     iks(cluster, "POST", "/v1/alb/albs", {"albID": public[0]["albID"], "enable": True})
     reopened, replay = pattern(cluster, tmp_path)
-    assert replay["converged"] is False and "/v1/alb/clusters/" in replay["reason"], replay
+    # (the emulator also scales the ALB's Deployment, which the replay may see first)
+    assert replay["converged"] is False and "answers differently" in replay["reason"], replay
     assert not any(a["enable"] for a in iks(cluster, "GET", f"/v1/alb/clusters/{cluster.env['IKS_CLUSTER']}")["alb"]
                    if a["albType"] == "public")
 
@@ -124,6 +125,6 @@ def test_a_no_change_rerun_replays_the_record_and_any_change_brings_the_steps_ba
 
 def test_the_switch_off_runs_every_step_and_keeps_no_record(cluster, tmp_path):
     done, replay = pattern(cluster, tmp_path, "-e", "secure_cluster_converged_record=false")
-    assert replay.get("skipped") is True
+    assert "converged" not in replay and replay["false_condition"] == "containers_workload_pattern_converged_record | bool"
     assert STEP_TASK in done.stdout and "changed=0" in done.stdout
     assert not (tmp_path / ".records").exists()

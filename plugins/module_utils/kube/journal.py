@@ -54,8 +54,11 @@ def digest(body) -> str:
 def _append(entry: dict) -> None:
     path = os.environ.get(ENV)
     if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, sort_keys=True) + "\n")
+        except OSError:
+            pass  # the journal is gone (its run is over, or its folder): it has no start, so no record is made
 
 
 def active() -> bool:

@@ -11,6 +11,7 @@ runs and decides for itself. The record is never trusted for a write: a step tha
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -28,6 +29,8 @@ FORMAT = 1
 # The collection's own files: another release of the pattern decides with other rules.
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 SOURCES = ("plugins", "roles", "playbooks")
+# A journal this old is a run that was cut short (a run's journal lives from its start to its end).
+STALE = 86400
 
 
 def sources_digest(root: str = ROOT) -> str:
@@ -126,17 +129,24 @@ def check(run) -> dict:
     module's state check. Starts this run's journal either way; a record that no longer holds is dropped."""
     params = run.params
     sources = sources_digest()
+    started = {}
     if params["journal"]:
+        # This run's own journal (two runs at once keep two), and none left over from runs cut short long ago.
+        for old in glob.glob(glob.escape(params["journal"]) + ".*"):
+            if time.time() - os.path.getmtime(old) > STALE:
+                _drop(old)
+        started["journal"] = f"{params['journal']}.{secrets.token_hex(6)}"
         salt = secrets.token_hex(16)
         # The inputs as this run starts: the record at its end keeps them, whatever the steps set meanwhile.
-        journal.start(params["journal"], {"salt": salt, "inputs": inputs_digest(salt, params["inputs"], params,
-                                                                                sources)})
+        journal.start(started["journal"], {"salt": salt, "inputs": inputs_digest(salt, params["inputs"], params,
+                                                                                 sources)})
     saved = _load(params["path"])
     if saved is None:
-        return {"converged": False, "reason": "no record of a converged run", "reads": 0}
+        return {"converged": False, "reason": "no record of a converged run", "reads": 0, **started}
     if not sources or inputs_digest(saved["salt"], params["inputs"], params, sources) != saved["inputs"]:
         _drop(params["path"])
-        return {"converged": False, "reason": "the inputs or the collection changed since the record", "reads": 0}
+        return {"converged": False, "reason": "the inputs or the collection changed since the record", "reads": 0,
+                **started}
     replay = Replayer(run)
     for count, entry in enumerate(saved["reads"], 1):
         try:
@@ -145,8 +155,9 @@ def check(run) -> dict:
             status, found = -1, str(exc)
         if (status, found) != (entry["status"], entry["digest"]):
             _drop(params["path"])
-            return {"converged": False, "reads": count,
+            return {"converged": False, "reads": count, **started,
                     "reason": f"{entry['method']} {_shown(entry)} answers differently than at the record"}
+    _drop(started.get("journal", ""))
     return {"converged": True, "reason": f"every step's {len(saved['reads'])} reads answer as recorded at "
                                          f"{saved['recorded']}", "reads": len(saved["reads"]),
             "facts": saved.get("facts") or {}, "recorded": saved["recorded"]}
