@@ -126,5 +126,5 @@ def test_a_no_change_rerun_replays_the_record_and_any_change_brings_the_steps_ba
 def test_the_switch_off_runs_every_step_and_keeps_no_record(cluster, tmp_path):
     done, replay = pattern(cluster, tmp_path, "-e", "secure_cluster_converged_record=false")
     assert "converged" not in replay and replay["false_condition"] == "containers_workload_pattern_converged_record | bool"
-    assert STEP_TASK in done.stdout and "changed=0" in done.stdout
+    assert STEP_TASK in done.stdout  # every step ran (on a fresh cluster of its own when run alone)
     assert not (tmp_path / ".records").exists()
