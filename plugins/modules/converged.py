@@ -18,8 +18,8 @@ description:
   - Any difference drops the record and the role runs every step, which decides for itself; a record is never
     trusted for a write. Differences include an input, the collection's own files, the kubeconfig file, or one
     answer (anything but resourceVersion, managedFields and heartbeat times).
-  - No record is kept when a step read through calicoctl or ran in another Python process (RV(reason) says
-    which): their reads cannot be replayed.
+  - No record is kept when a step read through calicoctl or ran in another Python process, as their reads
+    cannot be replayed; RV(reason) says which.
 author:
   - secure_cluster maintainers (@containers-workload)
 options:
@@ -34,9 +34,9 @@ options:
     required: true
   journal:
     description:
-      - With O(state=check), where this run's journal starts: a new file C(<journal>.<random>) (mode 0600), in
-        RV(journal), that the step modules append their reads to while the variable
-        C(_containers_workload_pattern_journal) names it (two runs at once keep two journals). Journals left
+      - With O(state=check), where this run's journal starts, as a new file C(<journal>.<random>) (mode 0600,
+        named in RV(journal)) that the step modules append their reads to while the variable
+        C(_containers_workload_pattern_journal) names it; two runs at once keep two journals. Journals left
         by runs cut short more than a day ago are removed.
       - With O(state=record), the journal of this run (RV(journal) of its check), read and removed.
     type: path
@@ -57,7 +57,7 @@ extends_documentation_fragment:
   - containers_workload.secure_cluster.attributes
   - containers_workload.secure_cluster.attributes.info
 notes:
-  - The record is controller-side bookkeeping, not a change of the cluster: the module always reports
+  - The record is controller-side bookkeeping, not a change of the cluster. The module always reports
     C(changed=false), and writes nothing to any API.
 """
 
