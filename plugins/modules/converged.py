@@ -42,8 +42,8 @@ options:
     type: path
   inputs:
     description:
-      - Everything the steps decide with besides the cluster (the pattern's variables), as one JSON text. Only a
-        salted digest of it is kept.
+      - Everything the steps decide with besides the cluster (the pattern's variables), as one text, such as
+        their digest. Only a salted digest of it is kept.
     type: str
     default: ""
   facts:
@@ -66,7 +66,7 @@ EXAMPLES = r"""
   containers_workload.secure_cluster.converged:
     path: "{{ playbook_dir }}/exposure-reports/.records/{{ inventory_hostname }}.json"
     journal: "{{ playbook_dir }}/exposure-reports/.records/{{ inventory_hostname }}.journal"
-    inputs: "{{ my_step_variables | ansible.builtin.to_json(sort_keys=true) }}"
+    inputs: "{{ my_step_variables | ansible.builtin.to_json(sort_keys=true) | ansible.builtin.hash('sha256') }}"
   register: converged
 """
 

@@ -135,7 +135,7 @@ options:
       also_after:
         description:
           - With O(report.phase=before), also write the after report from the same audit (nothing closed), for a
-            run whose steps had nothing to do. Its paths are in RV(report.after).
+            run whose steps had nothing to do. Its paths are under C(after) in RV(report).
         type: bool
         default: false
         version_added: 1.1.0

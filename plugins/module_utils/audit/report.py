@@ -200,6 +200,7 @@ def page_context(name: str, phase: str, audit: dict, plan: dict, closed_network:
             "closed_access": [item.split(" ", 1) for item in closed_access],
             "tamper": area("tamper"), "tamper_title": TAMPER_TITLE, "tamper_intro": TAMPER_INTRO}
 
+
 # The after report written with the before one (report.also_after), in the before report's result.
 ALSO_AFTER = "after"
 
