@@ -32,8 +32,7 @@ class IksBackend:
         self.cluster, self.platform = params["cluster"], params["platform"]
         if not self.cluster:
             raise AlbError("backend iks needs 'cluster' (name or ID), or IKS_CLUSTER")
-        self.client = iks.IksClient(params["ibmcloud_api_key"], params["iks_endpoint"], params.get("iam_endpoint"),
-                                    params.get("region"), params.get("resource_group"))
+        self.client = iks.client_of(params)
 
     def list(self) -> list[dict]:
         return [{"id": a["albID"], "type": a.get("albType", ""), "zone": a.get("zone", ""),

@@ -187,6 +187,12 @@ class IksClient:
                        f"{description}{incident}", status)
 
 
+def client_of(params: dict) -> IksClient:
+    """The client a module's IKS options (IKS_ARG_SPEC) describe."""
+    return IksClient(params["ibmcloud_api_key"], params["iks_endpoint"], params.get("iam_endpoint"),
+                     params.get("region"), params.get("resource_group"))
+
+
 def _json(raw: bytes) -> dict:
     try:
         value = json.loads(raw or b"{}")

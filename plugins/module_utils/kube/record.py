@@ -88,10 +88,7 @@ class Replayer:
 
     def _iks_answer(self, entry: dict) -> tuple[int, str]:
         if self._iks is None:
-            params = self.run.params
-            self._iks = self.run.counted(iks.IksClient(params["ibmcloud_api_key"], params["iks_endpoint"],
-                                                       params.get("iam_endpoint"), params.get("region"),
-                                                       params.get("resource_group")))
+            self._iks = self.run.counted(iks.client_of(self.run.params))
         if (entry.get("query") or {}).get("api") != self._iks.api_url:
             return -1, ""  # another IKS API than the one recorded
         try:
